@@ -1,0 +1,51 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CDK := npx --no-install cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# aws_cdk imports 3x faster with bytecode; the machine may disable writing it.
+export PYTHONDONTWRITEBYTECODE :=
+# Never let a stray profile or real credentials leak into local runs.
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: setup demo test lint typecheck unit synth validate deploy bench clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt functions/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==25.3"
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+synth: setup
+	$(CDK) synth --quiet
+
+validate: synth
+	$(BIN)/cfn-lint --non-zero-exit-code error -- cdk.out/*.template.json
+
+demo: setup
+	$(BIN)/python -m local_run.demo $(DEMO_ARGS)
+
+deploy: setup
+	$(CDK) deploy $(DEPLOY_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
