@@ -1,0 +1,3 @@
+from inference_client.cli import main
+
+main()

@@ -1,0 +1,103 @@
+"""Where AWS calls go: the embedded moto server (default), a real account, or another endpoint.
+
+Every boto3 client of a local run is created from an :class:`AwsTarget`, so the same code talks to the
+emulator over HTTP exactly as it would talk to AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+#: Credentials the emulator accepts; never valid anywhere else.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """An AWS-compatible endpoint (``endpoint_url``) or, when it is ``None``, real AWS."""
+
+    endpoint_url: str | None
+    region: str = DEFAULT_REGION
+    #: Per-service endpoint overrides, e.g. ``{"sagemaker-runtime": "http://127.0.0.1:9000"}``.
+    service_endpoints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint_url is not None
+
+    def session(self) -> boto3.Session:
+        if self.is_local:
+            return boto3.Session(
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                region_name=self.region,
+            )
+        return boto3.Session(region_name=self.region)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        endpoint = self.service_endpoints.get(service, self.endpoint_url)
+        config = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+        return self.session().client(service, endpoint_url=endpoint, config=config, **kwargs)  # type: ignore[call-overload]
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point any boto3 process (a Lambda worker, the CLI) at this target."""
+        env = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        if self.is_local:
+            env.update(FAKE_CREDENTIALS)
+            env["AWS_ENDPOINT_URL"] = str(self.endpoint_url)
+        for service, url in self.service_endpoints.items():
+            env[f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"] = url
+        return env
+
+    def with_service_endpoints(self, endpoints: dict[str, str]) -> AwsTarget:
+        return AwsTarget(self.endpoint_url, self.region, {**self.service_endpoints, **endpoints})
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (the emulator never listens on any other address)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def embedded_aws(region: str = DEFAULT_REGION) -> Iterator[AwsTarget]:
+    """Run moto's server on loopback for the duration of the block."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield AwsTarget(endpoint_url=f"http://{host}:{port}", region=region)
+    finally:
+        server.stop()
+
+
+def target_from_environment(region: str | None = None) -> AwsTarget:
+    """Real AWS, or an AWS-compatible endpoint named by ``AWS_ENDPOINT_URL`` (as boto3 itself reads it)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    services = {
+        name: os.environ[var]
+        for name, var in (
+            ("sagemaker-runtime", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"),
+            ("lambda", "AWS_ENDPOINT_URL_LAMBDA"),
+        )
+        if var in os.environ
+    }
+    return AwsTarget(endpoint_url=endpoint, region=region, service_endpoints=services)
