@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,8 +83,11 @@ def embedded_aws(region: str = DEFAULT_REGION) -> Iterator[AwsTarget]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # moto's state is process-wide: start from a clean account, as a new AWS account would be.
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
     try:
-        yield AwsTarget(endpoint_url=f"http://{host}:{port}", region=region)
+        yield AwsTarget(endpoint_url=url, region=region)
     finally:
         server.stop()
 

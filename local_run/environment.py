@@ -90,7 +90,7 @@ class LocalEnvironment:
     # -- functions --------------------------------------------------------------------------------------
     def _start_functions(self, base: AwsTarget) -> None:
         lambda_client = base.client("lambda")
-        for logical_id, resource in self.deployed.resources_of_type("AWS::Lambda::Function").items():
+        for logical_id in self.deployed.resources_of_type("AWS::Lambda::Function"):
             name = self.deployed.physical_ids[logical_id]
             configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
             code_dir = self.deployed.code_path(logical_id)

@@ -15,21 +15,17 @@ from local_run.environment import LocalEnvironment
 from local_run.synth import synthesize
 
 
-def _environment(tmp_path_factory: pytest.TempPathFactory, mode: str) -> Iterator[LocalEnvironment]:
+@pytest.fixture(scope="session", params=["buffered", "direct"])
+def env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalEnvironment]:
+    """One deployment per delivery mode; pytest finishes one before it starts the next (moto's state is
+    process-wide, so two emulators in one process would share it)."""
+    mode = request.param
     outdir = tmp_path_factory.mktemp(f"{mode}-cdk-out")
     synthesize(outdir, {"delivery": {"mode": mode}}, bundle=False)
-    with LocalEnvironment(outdir, log_dir=outdir / "logs") as env:
-        yield env
-
-
-@pytest.fixture(scope="session")
-def buffered_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
-    yield from _environment(tmp_path_factory, "buffered")
-
-
-@pytest.fixture(scope="session")
-def direct_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
-    yield from _environment(tmp_path_factory, "direct")
+    with LocalEnvironment(outdir, log_dir=outdir / "logs") as environment:
+        yield environment
 
 
 @pytest.fixture

@@ -26,12 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["buffered", "direct"])
-def env(request: pytest.FixtureRequest) -> LocalEnvironment:
-    environment: LocalEnvironment = request.getfixturevalue(f"{request.param}_env")
-    return environment
-
-
 def _cli(env: LocalEnvironment, *args: str) -> subprocess.CompletedProcess[str]:
     assert env.target is not None
     process_env = {**os.environ, **env.target.environment(), "PYTHONPATH": str(ROOT)}
