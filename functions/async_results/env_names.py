@@ -25,3 +25,6 @@ RESULT_STORE_ENABLED = "RESULT_STORE_ENABLED"  # "true" / "false"
 EVENT_BUS_NAME = "EVENT_BUS_NAME"
 RESULTS_QUEUE_URL = "RESULTS_QUEUE_URL"
 STEP_FUNCTIONS_CALLBACK_ENABLED = "STEP_FUNCTIONS_CALLBACK_ENABLED"  # "true" / "false"
+#: Seconds a duplicate of an already routed result is recognised (default 86400: covers Lambda's 6 h
+#: async retries and SNS redelivery). Only used when ``RESULTS_TABLE`` is set.
+IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"

@@ -1,0 +1,89 @@
+"""Typed models of SageMaker's async inference notifications (see ``NOTIFICATIONS.md``).
+
+Parse at the edge: the runtime validates a message once here and hands handlers typed objects.
+Fields use snake_case in Python and SageMaker's camelCase on the wire. Unknown fields are kept
+(``extra="allow"``) because SageMaker may add some; missing optional fields never fail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+_CONFIG = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class RequestParameters(BaseModel):
+    """What the caller sent to ``InvokeEndpointAsync`` (as echoed by SageMaker)."""
+
+    model_config = _CONFIG
+
+    endpoint_name: str | None = None
+    content_type: str | None = None
+    accept: str | None = None
+    #: The request's ``CustomAttributes`` verbatim (at most 1024 visible ASCII characters).
+    custom_attributes: str | None = None
+    input_location: str | None = None
+
+
+class ResponseParameters(BaseModel):
+    """Where SageMaker put the result: ``outputLocation`` on success, ``failureLocation`` on failure."""
+
+    model_config = _CONFIG
+
+    content_type: str | None = None
+    output_location: str | None = None
+    failure_location: str | None = None
+
+
+class ResponseBody(BaseModel):
+    """Inline response (``IncludeInferenceResponseIn``; responses up to 128 KB)."""
+
+    model_config = _CONFIG
+
+    content: str | None = None
+    encoding: str | None = None
+    message: str | None = None
+
+
+class InferenceResultNotification(BaseModel):
+    """One ``InferenceResult`` message: a ``Completed`` or ``Failed`` async invocation."""
+
+    model_config = _CONFIG
+
+    event_name: Literal["InferenceResult"]
+    inference_id: str = Field(min_length=1)
+    invocation_status: Literal["Completed", "Failed"]
+    event_source: Literal["aws:sagemaker"] | None = None
+    event_version: str | None = None
+    aws_region: str | None = None
+    event_time: datetime | None = None
+    received_time: datetime | None = None
+    request_parameters: RequestParameters = Field(default_factory=RequestParameters)
+    response_parameters: ResponseParameters | None = None
+    response_body: ResponseBody | None = None
+    failure_reason: str | None = None
+
+
+class TestNotification(BaseModel):
+    """Sent when an endpoint is created or updated: not a result; acknowledged and ignored."""
+
+    __test__ = False  # not a pytest test class
+    model_config = _CONFIG
+
+    event_name: Literal["TestNotification"]
+    event_source: str | None = None
+    event_version: str | None = None
+
+
+Notification = Annotated[InferenceResultNotification | TestNotification, Field(discriminator="event_name")]
+
+_ADAPTER: TypeAdapter[InferenceResultNotification | TestNotification] = TypeAdapter(Notification)
+
+
+def parse_notification(message: Any) -> InferenceResultNotification | TestNotification:
+    """Validate a decoded JSON message; raises ``pydantic.ValidationError`` when it is not SageMaker's."""
+    return _ADAPTER.validate_python(message)
