@@ -118,6 +118,8 @@ class AsyncEndpointSimulator:
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
         self.outcomes: Counter[str] = Counter()
+        #: ``time.perf_counter()`` when each inference's output (or error) object was written, for benchmarks.
+        self.written_at: dict[str, float] = {}
 
     # -- endpoint lifecycle -------------------------------------------------------------------------
     def start_endpoint(self, endpoint_name: str) -> EndpointSettings:
@@ -268,6 +270,7 @@ class AsyncEndpointSimulator:
 
     def _succeed(self, invocation: Invocation, output: ModelOutput) -> None:
         self._put(invocation.output_location, output.body, output.content_type, invocation.endpoint)
+        self.written_at[invocation.inference_id] = time.perf_counter()
         message = self._message(invocation, "Completed")
         message["responseParameters"] = {
             "contentType": output.content_type,
@@ -285,6 +288,7 @@ class AsyncEndpointSimulator:
         )
         if invocation.failure_location:
             self._put(invocation.failure_location, error.body, error.content_type, invocation.endpoint)
+            self.written_at[invocation.inference_id] = time.perf_counter()
             message["responseParameters"] = {
                 "contentType": error.content_type,
                 "failureLocation": invocation.failure_location,
