@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections import Counter
@@ -24,7 +25,8 @@ from rich.table import Table
 from inference_client.client import AsyncInferenceClient, InferenceRecord, InferenceStatus
 from local_run.environment import LocalEnvironment
 from local_run.model import load_model
-from local_run.synth import ROOT, synthesize
+from local_run.synth import ROOT, cdk_json_context, lint_errors, synthesize
+from stacks.summary import summarize_file
 
 SAMPLE_TEXTS = [
     "The results arrived the moment they were ready.",
@@ -102,7 +104,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def render(console: Console, outcomes: list[Outcome], duplicate_note: str, dead_letters: int) -> bool:
+def render(
+    console: Console,
+    outcomes: list[Outcome],
+    failures: list[tuple[Outcome, str]],
+    duplicate_note: str,
+    dead_letters: int,
+) -> bool:
     table = Table(title="Inferences")
     for column in ("inference ID", "scenario", "status", "latency ms", "routed to"):
         table.add_column(column)
@@ -114,7 +122,7 @@ def render(console: Console, outcomes: list[Outcome], duplicate_note: str, dead_
             outcome.scenario.kind,
             f"[{style}]{record.status}[/{style}]",
             f"{outcome.seconds * 1000:.0f}",
-            ", ".join(record.routed_to) or "-",
+            ", ".join(name.removeprefix("handlers.") for name in record.routed_to) or "-",
         )
     console.print(table)
     latencies = [o.seconds * 1000 for o in outcomes]
@@ -127,9 +135,10 @@ def render(console: Console, outcomes: list[Outcome], duplicate_note: str, dead_
         f"[bold]Latency[/bold] submit → result held by the caller: p50 {percentile(latencies, 0.5):.0f} ms, "
         f"p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms"
     )
-    for outcome in outcomes:
-        if outcome.record.status == InferenceStatus.FAILED:
-            console.print(f"  failed {outcome.record.inference_id[:13]}…: {outcome.record.failure_reason}")
+    for outcome, detail in failures:
+        console.print(
+            f"  failed {outcome.record.inference_id[:13]}…: {outcome.record.failure_reason} {detail}"
+        )
     console.print(f"[bold]Duplicate delivery[/bold] {duplicate_note}")
     console.print(f"[bold]Dead-letter queues[/bold] {dead_letters} message(s)")
     ok = not mismatched and dead_letters == 0 and "ignored" in duplicate_note
@@ -147,20 +156,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--concurrency", type=int, default=8, help="requests in flight (default: %(default)s)"
     )
-    parser.add_argument("--delivery", choices=["direct", "buffered"], default="buffered")
+    parser.add_argument(
+        "--delivery", choices=["direct", "buffered"], help="delivery mode (default: cdk.json's delivery.mode)"
+    )
     parser.add_argument("--model", help="package.module:function to run instead of the sample model")
     parser.add_argument("--no-bundle", action="store_true", help="skip bundling the Lambda dependencies")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each result")
-    args = parser.parse_args(argv)
-    console = Console()
-
-    outdir = ROOT / ".build" / f"demo-{args.delivery}.cdk.out"
-    context = {"delivery": {"mode": args.delivery}}
-    with console.status("Synthesizing the CDK app (cdk-nag checks included)…"):
-        seconds = synthesize(outdir, context, bundle=not args.no_bundle)
-    console.print(
-        f"Synthesized the stack into {outdir.relative_to(ROOT)} in {seconds:.1f}s ({args.delivery} delivery)"
+    parser.add_argument(
+        "--no-summary", dest="summary", action="store_false", help="do not print what the stack deploys"
     )
+    args = parser.parse_args(argv)
+    # Wide enough for the table when the output is not a terminal (CI logs, pipes).
+    console = Console(width=max(120, shutil.get_terminal_size().columns))
+
+    mode = args.delivery or cdk_json_context().get("delivery", {}).get("mode", "direct")
+    outdir = ROOT / ".build" / f"demo-{mode}.cdk.out"
+    context = {"delivery": {"mode": mode}}
+    with console.status("Synthesizing the CDK app (cdk-nag AwsSolutions checks included)…"):
+        seconds = synthesize(outdir, context, bundle=not args.no_bundle)
+        lint = lint_errors(outdir)
+    console.print(
+        f"Synthesized the stack into {outdir.relative_to(ROOT)} in {seconds:.1f}s ({mode} delivery): "
+        f"cdk-nag clean, cfn-lint {'clean' if not lint else f'{len(lint)} error(s)'}"
+    )
+    for error in lint:
+        console.print(f"  [red]{error}[/red]")
+    if lint:
+        return 1
+    if args.summary:
+        for template in sorted(outdir.glob("*.template.json")):
+            console.print(summarize_file(template), markup=False, highlight=False)
 
     with console.status("Deploying into the embedded AWS (moto)…"):
         env = LocalEnvironment(outdir, model=load_model(args.model), log_dir=ROOT / ".build" / "local-logs")
@@ -214,7 +239,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             for url in env.resources.dead_letter_queues.values()
         )
-        ok = render(console, outcomes, note, dead_letters)
+        failures = [
+            (o, f"model said: {(client.fetch_body(o.record) or b'').decode(errors='replace')}")
+            for o in outcomes
+            if o.record.status == InferenceStatus.FAILED
+        ]
+        ok = render(console, outcomes, failures, note, dead_letters)
         console.print(f"Handler logs: {(env.log_dir).relative_to(ROOT)}/")
         return 0 if ok else 1
     finally:

@@ -53,3 +53,15 @@ def synthesize(outdir: Path, overrides: dict[str, Any] | None = None, bundle: bo
             f"synth failed (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
         )
     return time.monotonic() - started
+
+
+def lint_errors(outdir: Path) -> list[str]:
+    """cfn-lint errors (not warnings) of every synthesized template in ``outdir``."""
+    from cfnlint.api import lint
+
+    errors = []
+    for template in sorted(outdir.glob("*.template.json")):
+        for match in lint(template.read_text(), regions=["us-east-1"]):
+            if match.rule.id.startswith("E"):
+                errors.append(f"{template.name}: {match.rule.id} {match.message}")
+    return errors

@@ -1,0 +1,139 @@
+"""Context -> StackConfig: defaults, JSON text from `-c`, and one error listing every problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.config import ConfigError, StackConfig, default_context, parse_context
+from tests.infrastructure.conftest import cdk_json_context
+
+
+def test_cdk_json_context_holds_every_key_with_its_default() -> None:
+    context = cdk_json_context()
+    for key, value in default_context().items():
+        assert context[key] == value, key
+
+
+def test_empty_context_gives_the_sample_defaults() -> None:
+    config = parse_context({})
+    assert isinstance(config, StackConfig)
+    assert config.endpoint_name == "async-results-demo"
+    assert config.model is not None
+    assert "huggingface-pytorch-inference" in config.model.image
+    assert config.delivery.mode == "direct"
+    assert config.autoscaling.min_capacity == 0
+    assert config.include_inference_response_in == ("SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC")
+
+
+def test_partial_objects_merge_over_defaults_and_cli_strings_are_json() -> None:
+    config = parse_context(
+        {
+            "autoscaling": '{"enabled": false}',
+            "delivery": {"mode": "buffered"},
+            "initialInstanceCount": "2",
+            "handlerModules": "handlers,my_pkg.results",
+            "autoscaling.ignored": 1,
+        }
+    )
+    assert config.autoscaling.enabled is False
+    assert config.autoscaling.max_capacity == 2
+    assert config.delivery.mode == "buffered"
+    assert config.delivery.batch_size == 10
+    assert config.initial_instance_count == 2
+    assert config.handler_modules == ("handlers", "my_pkg.results")
+
+
+def test_existing_model_with_model_null() -> None:
+    config = parse_context(
+        {**cdk_json_context(), "existingModelName": "m", "existingModelRoleArn": "arn:aws:iam::123456789012:role/r",
+         "model": "null"}
+    )  # fmt: skip
+    assert config.model is None
+    assert config.existing_model_name == "m"
+
+
+def _problems(context: dict[str, Any]) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as caught:
+        parse_context({**cdk_json_context(), **context})
+    return caught.value.problems
+
+
+def test_one_error_lists_every_problem_with_received_and_expected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_context(
+            {
+                **cdk_json_context(),
+                "existingModelName": "my-model",
+                "existingModelRoleArn": "arn:aws:iam::123456789012:role/r",
+                "includeInferenceResponseIn": ["SUCCESS_NOTIFICATION_TOPIC", "BOTH_TOPICS"],
+                "autoscaling": {"minCapacity": 3, "maxCapacity": 2},
+                "delivery": {"mode": "firehose"},
+                "outputPrefix": "/outputs",
+                "functionMemoryMb": "lots",
+            }
+        )
+    problems = caught.value.problems
+    message = str(caught.value)
+    assert len(problems) == 6, problems
+    assert "6 problems" in message
+    expectations = {
+        "existingModelName/model": "either existingModelName or model",
+        "includeInferenceResponseIn[1]": "'BOTH_TOPICS'",
+        "autoscaling.minCapacity": "at most autoscaling.maxCapacity (2), received 3",
+        "delivery.mode": "received 'firehose'",
+        "outputPrefix": "received '/outputs'",
+        "functionMemoryMb": "expected an integer between 128 and 10240, received 'lots' (str)",
+    }
+    for key, text in expectations.items():
+        (line,) = [p for p in problems if p.startswith(f"{key}:")]
+        assert text in line, line
+        assert "expected" in line
+        assert "received" in line
+
+
+@pytest.mark.parametrize(
+    ("context", "key"),
+    [
+        ({"endpointName": "bad_name!"}, "endpointName"),
+        ({"instanceType": "m5.xlarge"}, "instanceType"),
+        ({"inputPrefix": "inputs"}, "inputPrefix"),
+        ({"failurePrefix": "a//b/"}, "failurePrefix"),
+        ({"outputPrefix": "async-inference/inputs/"}, "inputPrefix/outputPrefix"),
+        ({"existingSuccessTopicArn": "my-topic"}, "existingSuccessTopicArn"),
+        ({"existingModelName": "m", "model": None}, "existingModelRoleArn"),
+        ({"subscriptions": {"email": ["not-an-email"]}}, "subscriptions.email[0]"),
+        ({"subscriptions": {"emails": []}}, "subscriptions"),
+        ({"autoscaling": {"enabled": "yes"}}, "autoscaling.enabled"),
+        ({"autoscaling": []}, "autoscaling"),
+        ({"delivery": {"batchSize": 100, "maxBatchingWindowSeconds": 0}}, "delivery.maxBatchingWindowSeconds"),
+        ({"destinations": {"stepFunctionsCallback": {"enabled": True}}}, "destinations.stepFunctionsCallback.stateMachineArns"),
+        ({"logRetentionDays": 31}, "logRetentionDays"),
+        ({"initialInstanceCount": True}, "initialInstanceCount"),
+        ({"model": {"image": "x", "modelDataUrl": "http://x"}}, "model.modelDataUrl"),
+    ],
+)  # fmt: skip
+def test_single_problems(context: dict[str, Any], key: str) -> None:
+    problems = _problems(context)
+    assert [p for p in problems if p.startswith(f"{key}:")], problems
+
+
+def test_app_reports_config_errors_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aws_cdk as cdk
+
+    import app as cdk_app
+
+    real_app = cdk.App
+    monkeypatch.setattr(
+        cdk, "App", lambda: real_app(context={"delivery": {"mode": "x"}, "endpointName": "-"})
+    )
+    with pytest.raises(SystemExit) as exited:
+        cdk_app.main()
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "2 problems" in err
+    assert "delivery.mode" in err
+    assert "endpointName" in err

@@ -1,0 +1,159 @@
+"""The constructs used from another CDK app: props errors (all at once), minimal composition, summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+
+from stacks.bundling import ASSET_EXCLUDES, PipLocalBundling
+from stacks.constructs import (
+    AsyncInferenceEndpoint,
+    EncryptionKey,
+    EncryptionKeyProps,
+    EndpointAutoscaling,
+    ModelProps,
+    OutputBucket,
+    OutputBucketProps,
+    PropsError,
+    ResultTopics,
+    deliver,
+)
+from stacks.summary import main as summary_main
+from stacks.summary import summarize
+from tests.infrastructure.conftest import SKIP_BUNDLING, Synthesized
+
+
+def _stack() -> cdk.Stack:
+    return cdk.Stack(cdk.App(context=SKIP_BUNDLING), "Other")
+
+
+def test_constructs_compose_in_another_app() -> None:
+    stack = _stack()
+    key = EncryptionKey(stack, "Key", key_props=EncryptionKeyProps(alias="results"))
+    bucket = OutputBucket(stack, "Bucket", encryption_key=key.key, output_prefix="out/", failure_prefix="err/",
+                          input_prefix="in/", bucket_props=OutputBucketProps(expiration_days=7))  # fmt: skip
+    topics = ResultTopics(stack, "Topics", encryption_key=key.key)
+    endpoint = AsyncInferenceEndpoint(
+        stack,
+        "Endpoint",
+        endpoint_name="other",
+        bucket=bucket.bucket,
+        input_prefix="in/",
+        output_prefix="out/",
+        failure_prefix="err/",
+        success_topic=topics.success_topic,
+        error_topic=topics.error_topic,
+        encryption_key=key.key,
+        model_props=ModelProps(image="public.ecr.aws/example/model:1"),
+    )
+    EndpointAutoscaling(stack, "Scaling", endpoint_name="other", endpoint=endpoint.endpoint, min_capacity=1)
+    topics.restrict_publish_to(endpoint.execution_role)
+    key.allow_use(endpoint.execution_role)
+    key.allow_sns_delivery(topics.source_arn_patterns)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/results"})
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with([Match.object_like({"Prefix": "out/", "ExpirationInDays": 7})])
+            }
+        },
+    )
+    # Not an ECR image: no ECR statements at all.
+    assert "ecr:" not in str(template.find_resources("AWS::IAM::Policy"))
+    # Generated topic names: the key's SNS condition falls back to the account's topics in the region.
+    key_policy = str(template.find_resources("AWS::KMS::Key"))
+    assert ":sns:" in key_policy
+    assert "AllowUseByResultPipelineRoles" in key_policy
+    template.resource_count_is("AWS::SNS::TopicPolicy", 2)
+
+
+def test_existing_key_is_used_through_identity_grants() -> None:
+    stack = _stack()
+    imported = kms.Key.from_key_arn(stack, "Imported", "arn:aws:kms:us-east-1:123456789012:key/abc")
+    key = EncryptionKey(stack, "Key", existing_key=imported)
+    role = cdk.aws_iam.Role(stack, "Role", assumed_by=cdk.aws_iam.ServicePrincipal("lambda.amazonaws.com"))
+    key.allow_use(role)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::KMS::Key", 0)
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [Match.object_like({"Resource": "arn:aws:kms:us-east-1:123456789012:key/abc"})]
+            }
+        },
+    )
+
+
+def test_props_errors_are_reported_all_at_once() -> None:
+    stack = _stack()
+    with pytest.raises(PropsError) as caught:
+        OutputBucket(
+            stack,
+            "Bucket",
+            existing_bucket=s3.Bucket.from_bucket_name(stack, "B", "bbb"),
+            bucket_props=OutputBucketProps(),
+            output_prefix="/out",
+            failure_prefix="err",
+        )
+    assert len(caught.value.problems) == 3
+    with pytest.raises(PropsError) as caught:
+        AsyncInferenceEndpoint(
+            stack,
+            "Endpoint",
+            endpoint_name="x",
+            bucket=s3.Bucket.from_bucket_name(stack, "B2", "bbb"),
+            success_topic=cdk.aws_sns.Topic.from_topic_arn(
+                stack, "S", "arn:aws:sns:us-east-1:123456789012:s"
+            ),
+            error_topic=cdk.aws_sns.Topic.from_topic_arn(stack, "E", "arn:aws:sns:us-east-1:123456789012:e"),
+            encryption_key=kms.Key.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:123456789012:key/abc"),
+            model_props=ModelProps(image="img"),
+            existing_model_name="m",
+            include_inference_response_in=["NOPE"],
+            initial_instance_count=0,
+        )
+    assert len(caught.value.problems) == 4, caught.value.problems
+    with pytest.raises(PropsError, match="min_capacity"):
+        EndpointAutoscaling(stack, "Scaling", endpoint_name="x", min_capacity=3, max_capacity=2)
+    with pytest.raises(PropsError, match="existing_key or key_props"):
+        EncryptionKey(stack, "K2", existing_key=kms.Key.from_key_arn(stack, "K3", "arn:aws:kms:us-east-1:1:key/a"),
+                      key_props=EncryptionKeyProps())  # fmt: skip
+    with pytest.raises(PropsError, match="mode"):
+        deliver(
+            stack,
+            "D",
+            mode="firehose",  # type: ignore[arg-type]
+            topic=cdk.aws_sns.Topic.from_topic_arn(stack, "T", "arn:aws:sns:us-east-1:123456789012:t"),
+            function=lambda_.Function.from_function_name(stack, "F", "f"),
+            encryption_key=kms.Key.from_key_arn(stack, "K4", "arn:aws:kms:us-east-1:123456789012:key/abc"),
+            function_timeout=cdk.Duration.seconds(1),
+        )
+
+
+def test_bundling_command_pins_the_lambda_platform(tmp_path: Path) -> None:
+    command = PipLocalBundling().pip_command(str(tmp_path))
+    for flag in ("--no-deps", "--only-binary=:all:", "manylinux2014_aarch64", "3.14", "--target"):
+        assert flag in command
+    assert command[command.index("-r") + 1].endswith("functions/requirements.txt")
+    assert "tests" in ASSET_EXCLUDES
+    assert "__pycache__" in ASSET_EXCLUDES
+
+
+def test_summary(default: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:
+    text = summarize(default.template_dict)
+    for expected in ("name: async-results-demo", "python3.14 arm64", "delivery: direct", "autoscaling: 0..2",
+                     "[x] KMS customer managed key with rotation", "Outputs: EndpointName"):  # fmt: skip
+        assert expected in text
+    assert "[ ]" not in text  # every secure default holds
+    assert summary_main([str(default.template_path.parent)]) == 0
+    assert "AsyncInferenceStack.template.json" in capsys.readouterr().out
+    assert summary_main([str(default.template_path.parent / "missing")]) == 1
