@@ -1,4 +1,4 @@
-"""The README-ready docs: the construct example runs, and the context reference lists every key."""
+"""The README: the construct example runs, and the context reference lists every key."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from stacks.config import default_context
 from stacks.paths import PROJECT_ROOT
 from tests.infrastructure.conftest import SKIP_BUNDLING
 
-DOC = (PROJECT_ROOT / "docs" / "infrastructure.md").read_text()
+DOC = (PROJECT_ROOT / "README.md").read_text()
 
 
 def test_context_reference_lists_every_key() -> None:
@@ -26,5 +26,5 @@ def test_construct_example_synthesizes(monkeypatch: pytest.MonkeyPatch, tmp_path
     real_app = cdk.App
     monkeypatch.setattr(cdk, "App", lambda: real_app(context=SKIP_BUNDLING, outdir=str(tmp_path)))
     namespace: dict[str, Any] = {}
-    exec(compile(code, "docs/infrastructure.md", "exec"), namespace)
+    exec(compile(code, "README.md", "exec"), namespace)
     assert (tmp_path / "MyInference.template.json").exists()
