@@ -113,8 +113,7 @@ class LocalEnvironment:
     def function_for(self, reference: Any) -> LocalFunction:
         """The local function a template reference (``Ref`` / ``GetAtt ... Arn`` / name) points at."""
         if isinstance(reference, dict):
-            logical_id = reference.get("Ref") or reference["Fn::GetAtt"][0]
-            return self.functions[self.deployed.physical_ids[logical_id]]
+            return self.functions[self.deployed.physical_ids[self._function_logical_id(reference)]]
         return self.functions[str(reference).rsplit(":", 1)[-1]]
 
     # -- event sources ------------------------------------------------------------------------------------
