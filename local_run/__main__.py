@@ -13,6 +13,7 @@ from local_run.synth import ROOT, synthesize
 
 
 def serve(argv: list[str]) -> int:
+    from local_run.emulator import AwsTarget
     from local_run.environment import LocalEnvironment
     from local_run.model import load_model
 
@@ -20,11 +21,13 @@ def serve(argv: list[str]) -> int:
     parser.add_argument("--delivery", choices=["direct", "buffered"], default="buffered")
     parser.add_argument("--model", help="package.module:function to run instead of the sample model")
     parser.add_argument("--no-bundle", action="store_true")
+    parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint instead of the embedded emulator")
     args = parser.parse_args(argv)
     outdir = ROOT / ".build" / f"serve-{args.delivery}.cdk.out"
     synthesize(outdir, {"delivery": {"mode": args.delivery}}, bundle=not args.no_bundle)
+    target = AwsTarget(args.endpoint_url) if args.endpoint_url else None
     with LocalEnvironment(
-        outdir, model=load_model(args.model), log_dir=ROOT / ".build" / "local-logs"
+        outdir, model=load_model(args.model), log_dir=ROOT / ".build" / "local-logs", target=target
     ) as env:
         assert env.target is not None
         print("Local deployment ready. In another shell:")

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from inference_client.client import AsyncInferenceClient, InferenceRecord, InferenceStatus
+from local_run.emulator import AwsTarget
 from local_run.environment import LocalEnvironment
 from local_run.model import load_model
 from local_run.synth import ROOT, cdk_json_context, lint_errors, synthesize
@@ -161,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", help="package.module:function to run instead of the sample model")
     parser.add_argument("--no-bundle", action="store_true", help="skip bundling the Lambda dependencies")
+    parser.add_argument(
+        "--endpoint-url",
+        help="an AWS-compatible endpoint already running (e.g. a standalone moto server) instead of the embedded one",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each result")
     parser.add_argument(
         "--no-summary", dest="summary", action="store_false", help="do not print what the stack deploys"
@@ -188,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
             console.print(summarize_file(template), markup=False, highlight=False)
 
     with console.status("Deploying into the embedded AWS (moto)…"):
-        env = LocalEnvironment(outdir, model=load_model(args.model), log_dir=ROOT / ".build" / "local-logs")
+        env = LocalEnvironment(
+            outdir,
+            model=load_model(args.model),
+            log_dir=ROOT / ".build" / "local-logs",
+            target=AwsTarget(args.endpoint_url) if args.endpoint_url else None,
+        )
         env.__enter__()
     try:
         outputs = env.deployed.outputs
