@@ -76,9 +76,11 @@ class SqsEventSource:
         return len(messages)
 
     def _receive_batch(self) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + self.batching_window_seconds
+        """Like Lambda: once a message is in hand, gather more until the batch is full or the
+        batching window has passed."""
         messages: list[dict[str, Any]] = []
-        while len(messages) < self.batch_size:
+        deadline = float("inf")
+        while len(messages) < self.batch_size and time.monotonic() < deadline:
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
@@ -87,9 +89,13 @@ class SqsEventSource:
                 MessageAttributeNames=["All"],
             )
             received = response.get("Messages", [])
+            if not messages and not received:
+                return []
+            if not messages:
+                deadline = time.monotonic() + self.batching_window_seconds
+            elif not received:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
             messages.extend(received)
-            if not received or time.monotonic() >= deadline:
-                break
         return messages
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
