@@ -22,12 +22,20 @@ from local_run.emulator import DEFAULT_REGION, FAKE_CREDENTIALS, free_port
 
 
 @contextmanager
-def moto_process(startup_timeout: float = 30.0) -> Iterator[str]:
-    """Start ``python -m moto.server`` on ``127.0.0.1:<free port>``; yields its URL, stops it after."""
+def moto_process(startup_timeout: float = 30.0, latency_ms: float = 0.0) -> Iterator[str]:
+    """Start ``python -m moto.server`` on ``127.0.0.1:<free port>``; yields its URL, stops it after.
+
+    ``latency_ms`` > 0 starts :mod:`bench.slow_moto` instead: every answer comes that much later.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    command = (
+        [sys.executable, "-m", "bench.slow_moto", str(port), str(latency_ms)]
+        if latency_ms > 0
+        else [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -15,6 +15,7 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -132,6 +133,7 @@ class ResultsApp:
         self.after: list[Destination]
         self.before, self.after = build_destinations(self.settings, self.clients)
         self._idempotency_config: Any = None
+        self._pool: ThreadPoolExecutor | None = None
         self._route_once: Callable[..., dict[str, Any]] = self._build_route_once()
         self._entry = logger.inject_lambda_context(clear_state=True)(
             tracer.capture_lambda_handler(self._dispatch)
@@ -170,14 +172,46 @@ class ResultsApp:
         return {"results": [o.to_dict() for o in outcomes]}
 
     def _handle_sqs(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event["Records"]
+        # Records of a batch are independent (SQS standard queues promise no order) and their work is
+        # waiting on AWS calls: route them concurrently, then let Powertools build the partial batch
+        # response from the outcomes, in record order.
+        outcomes = iter(
+            self._process_all([functools.partial(unwrap_sqs_body, r.get("body")) for r in records])
+        )
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
         def record_handler(record: SQSRecord) -> dict[str, Any]:
-            return self.process(lambda: unwrap_sqs_body(record.body)).to_dict()
+            outcome = next(outcomes)
+            if isinstance(outcome, ResultError):
+                raise outcome
+            return outcome.to_dict()
 
-        with processor(records=event["Records"], handler=record_handler, lambda_context=context):
+        with processor(records=records, handler=record_handler, lambda_context=context):
             processor.process()
         return dict(processor.response())
+
+    def _process_all(self, extractors: Sequence[Callable[[], Any]]) -> list[Outcome | ResultError]:
+        """Process records, up to ``batch_concurrency`` at once; failures are returned, not raised."""
+
+        def run(extract: Callable[[], Any]) -> Outcome | ResultError:
+            try:
+                return self.process(extract)
+            except ResultError as err:
+                return err
+
+        workers = min(self.settings.batch_concurrency, len(extractors))
+        if workers <= 1:
+            return [run(extract) for extract in extractors]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.batch_concurrency, thread_name_prefix="record")
+        outcomes = list(self._pool.map(run, extractors))
+        # The same notification twice in one batch: the copy that met the other in progress is tried
+        # again now that the first is done, so it is recognised as a duplicate instead of retried later.
+        return [
+            run(extract) if isinstance(outcome, DuplicateInProgressError) else outcome
+            for extract, outcome in zip(extractors, outcomes, strict=True)
+        ]
 
     # -- one record ---------------------------------------------------------------------------
     def process(self, extract: Callable[[], Any]) -> Outcome:
@@ -198,9 +232,12 @@ class ResultsApp:
                 return Outcome(None, "test")
             inference_id = notification.inference_id
             endpoint = notification.request_parameters.endpoint_name or ""
-            logger.set_correlation_id(inference_id)
-            logger.append_keys(
-                inference_id=inference_id, endpoint_name=endpoint, status=notification.invocation_status
+            # Thread-local keys: records of a batch may be processed concurrently.
+            logger.thread_safe_append_keys(
+                correlation_id=inference_id,
+                inference_id=inference_id,
+                endpoint_name=endpoint,
+                status=notification.invocation_status,
             )
             result = self.build_result(notification)
             outcome = self._route_idempotently(result)
@@ -222,8 +259,7 @@ class ResultsApp:
             self._emit_error(endpoint, unexpected.reason)
             raise unexpected from exc
         finally:
-            logger.set_correlation_id(None)
-            logger.remove_keys(["inference_id", "endpoint_name", "status"])
+            logger.thread_safe_remove_keys(["correlation_id", "inference_id", "endpoint_name", "status"])
 
     def build_result(self, notification: InferenceResultNotification) -> InferenceResult:
         """The result object for a notification (nothing is read yet)."""

@@ -28,3 +28,5 @@ STEP_FUNCTIONS_CALLBACK_ENABLED = "STEP_FUNCTIONS_CALLBACK_ENABLED"  # "true" / 
 #: Seconds a duplicate of an already routed result is recognised (default 86400: covers Lambda's 6 h
 #: async retries and SNS redelivery). Only used when ``RESULTS_TABLE`` is set.
 IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
+#: Records of one SQS batch routed concurrently (default 10; 1 routes them one after the other).
+BATCH_CONCURRENCY = "BATCH_CONCURRENCY"

@@ -18,6 +18,8 @@ from async_results.errors import ConfigurationError
 DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 DEFAULT_RESULT_TTL_DAYS = 30
 DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+#: Records of one SQS batch routed at once (threads: the work is waiting on AWS calls).
+DEFAULT_BATCH_CONCURRENCY = 10
 DEFAULT_HANDLER_MODULES = ("handlers",)
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -80,6 +82,7 @@ class Settings:
     results_queue_url: str | None = None
     step_functions_callback_enabled: bool = False
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
+    batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY
     metrics_namespace: str = field(default="SageMakerAsyncResults")
 
     @property
@@ -160,6 +163,7 @@ class Settings:
             idempotency_ttl_seconds=positive_int(
                 names.IDEMPOTENCY_TTL_SECONDS, DEFAULT_IDEMPOTENCY_TTL_SECONDS
             ),
+            batch_concurrency=positive_int(names.BATCH_CONCURRENCY, DEFAULT_BATCH_CONCURRENCY),
             metrics_namespace=text("POWERTOOLS_METRICS_NAMESPACE") or "SageMakerAsyncResults",
         )
         if problems:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import threading
 from typing import Any
 
 import boto3
@@ -12,6 +15,7 @@ from conftest import OUTPUTS, Aws
 from async_results.app import ResultsApp, load_routers
 from async_results.clients import Clients
 from async_results.errors import ConfigurationError, ResultError
+from async_results.observability import logger as runtime_logger
 from async_results.result import InferenceResult
 from async_results.router import Router
 from async_results.settings import Settings
@@ -102,3 +106,47 @@ def test_bad_plugin_configuration(modules: list[str], problem: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         load_routers(modules)
     assert problem in info.value.message
+
+
+def test_records_of_a_batch_are_routed_concurrently_with_their_own_log_keys(aws: Aws) -> None:
+    # Three handlers meet at a barrier: it only opens if the three records are in flight at once.
+    barrier = threading.Barrier(3, timeout=10)
+    router = Router()
+    seen: list[tuple[str, str]] = []
+
+    @router.on_success()
+    def wait_for_the_others(result: InferenceResult) -> None:
+        barrier.wait()
+        seen.append((result.inference_id, threading.current_thread().name))
+
+    app = ResultsApp(settings=Settings.from_env(), routers=[router])
+    messages = [
+        notification(inference_id=f"c{i}", output_location=aws.put_output(f"c{i}.out", b"{}"))
+        for i in range(3)
+    ]
+    stream = io.StringIO()
+    previous = runtime_logger.registered_handler.setStream(stream)
+    try:
+        assert app(sqs_event(messages), lambda_context()) == {"batchItemFailures": []}
+    finally:
+        runtime_logger.registered_handler.setStream(previous)
+    assert sorted(inference_id for inference_id, _ in seen) == ["c0", "c1", "c2"]
+    assert len({thread for _, thread in seen}) == 3
+
+    routed = [json.loads(line) for line in stream.getvalue().splitlines() if '"result routed"' in line]
+    assert sorted(line["inference_id"] for line in routed) == ["c0", "c1", "c2"]
+    assert all(line["correlation_id"] == line["inference_id"] for line in routed)
+
+
+def test_batch_concurrency_one_routes_in_order(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATCH_CONCURRENCY", "1")
+    order: list[str] = []
+    router = Router()
+    router.on_success()(lambda result: order.append(result.inference_id))
+    app = ResultsApp(settings=Settings.from_env(), routers=[router])
+    messages = [
+        notification(inference_id=f"s{i}", output_location=aws.put_output(f"s{i}.out", b"{}"))
+        for i in range(4)
+    ]
+    assert app(sqs_event(messages), lambda_context()) == {"batchItemFailures": []}
+    assert order == ["s0", "s1", "s2", "s3"]
