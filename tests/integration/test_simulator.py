@@ -1,0 +1,228 @@
+"""The async endpoint simulator against moto: it must honour the deployed endpoint config like SageMaker."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_run.model import ModelError, ModelOutput, sentiment_model
+from local_run.simulator import AsyncEndpointSimulator, EndpointValidationError
+
+BUCKET = "simulator-bucket"
+
+
+@dataclass
+class Endpoint:
+    simulator: AsyncEndpointSimulator
+    s3: Any
+    sqs: Any
+    success_queue: str
+    error_queue: str
+
+    def notifications(self, queue_url: str) -> list[dict[str, Any]]:
+        messages = []
+        while batch := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return messages
+
+    def results(self, queue_url: str) -> list[dict[str, Any]]:
+        return [m for m in self.notifications(queue_url) if m.get("eventName") == "InferenceResult"]
+
+
+def _deploy(
+    model: Any, *, per_instance: int = 4, include: tuple[str, ...] = ("SUCCESS_NOTIFICATION_TOPIC",)
+) -> Endpoint:
+    s3, sns, sqs, sagemaker = (boto3.client(name) for name in ("s3", "sns", "sqs", "sagemaker"))
+    s3.create_bucket(Bucket=BUCKET)
+    queues = {}
+    topics = {}
+    for kind in ("success", "error"):
+        topics[kind] = sns.create_topic(Name=f"{kind}-topic")["TopicArn"]
+        queues[kind] = sqs.create_queue(QueueName=f"{kind}-queue")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queues[kind], AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=topics[kind], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
+    sagemaker.create_model(
+        ModelName="m",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="cfg",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.xlarge",
+            }
+        ],
+        AsyncInferenceConfig={
+            "ClientConfig": {"MaxConcurrentInvocationsPerInstance": per_instance},
+            "OutputConfig": {
+                "S3OutputPath": f"s3://{BUCKET}/out/",
+                "S3FailurePath": f"s3://{BUCKET}/fail/",
+                "NotificationConfig": {
+                    "SuccessTopic": topics["success"],
+                    "ErrorTopic": topics["error"],
+                    "IncludeInferenceResponseIn": list(include),
+                },
+            },
+        },
+    )
+    sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
+    simulator = AsyncEndpointSimulator(s3=s3, sns=sns, sagemaker=sagemaker, model=model)
+    simulator.start_endpoint("ep")
+    return Endpoint(simulator, s3, sqs, queues["success"], queues["error"])
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+def _put_input(endpoint: Endpoint, name: str, body: bytes) -> str:
+    endpoint.s3.put_object(Bucket=BUCKET, Key=f"in/{name}", Body=body)
+    return f"s3://{BUCKET}/in/{name}"
+
+
+def test_start_sends_the_test_notification_to_both_topics(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    test = {"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"}
+    assert endpoint.notifications(endpoint.success_queue) == [test]
+    assert endpoint.notifications(endpoint.error_queue) == [test]
+
+
+def test_success_writes_the_output_and_notifies_with_the_inline_response(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    endpoint.notifications(endpoint.success_queue)
+    body = b'{"inputs": "good"}'
+    response = endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep",
+        InputLocation=_put_input(endpoint, "a", body),
+        ContentType="application/json",
+        InferenceId="req-1",
+        CustomAttributes="tenant=acme",
+    )
+    endpoint.simulator.drain(timeout=10)
+    assert response == {
+        "InferenceId": "req-1",
+        "OutputLocation": f"s3://{BUCKET}/out/req-1.out",
+        "FailureLocation": f"s3://{BUCKET}/fail/req-1-error.out",
+    }
+    expected = sentiment_model(body, "application/json").body
+    assert endpoint.s3.get_object(Bucket=BUCKET, Key="out/req-1.out")["Body"].read() == expected
+    (message,) = endpoint.results(endpoint.success_queue)
+    assert message["invocationStatus"] == "Completed"
+    assert message["inferenceId"] == "req-1"
+    assert message["requestParameters"]["customAttributes"] == "tenant=acme"
+    assert message["requestParameters"]["inputLocation"] == f"s3://{BUCKET}/in/a"
+    assert message["responseParameters"]["outputLocation"] == response["OutputLocation"]
+    assert base64.b64decode(message["responseBody"]["content"]) == expected
+    assert message["receivedTime"] <= message["eventTime"]
+
+
+def test_model_error_writes_the_failure_payload_to_the_error_topic_without_inline_body(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)  # IncludeInferenceResponseIn: success topic only
+    endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep", Body=b'{"fail": "oom"}', ContentType="application/json", InferenceId="bad"
+    )
+    endpoint.simulator.drain(timeout=10)
+    assert endpoint.results(endpoint.success_queue) == []
+    (message,) = endpoint.results(endpoint.error_queue)
+    assert message["invocationStatus"] == "Failed"
+    assert message["failureReason"].startswith("ClientError: Received server error (500) from model.")
+    assert message["responseParameters"]["failureLocation"] == f"s3://{BUCKET}/fail/bad-error.out"
+    assert "responseBody" not in message
+    stored = endpoint.s3.get_object(Bucket=BUCKET, Key="fail/bad-error.out")["Body"].read()
+    assert json.loads(stored) == {"code": "ModelFailure", "message": "oom"}
+
+
+def test_outputs_above_128_kb_are_not_inlined(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep", Body=b'{"inputs": "x", "pad_bytes": 140000}', ContentType="application/json"
+    )
+    endpoint.simulator.drain(timeout=10)
+    (message,) = endpoint.results(endpoint.success_queue)
+    assert "responseBody" not in message
+
+
+def test_concurrency_is_max_invocations_per_instance_times_instances(aws: None) -> None:
+    running = peak = 0
+    lock = threading.Lock()
+
+    def slow_model(body: bytes, content_type: str, custom_attributes: str | None) -> ModelOutput:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+        return ModelOutput(b"{}")
+
+    endpoint = _deploy(slow_model, per_instance=2)
+    for _ in range(6):
+        endpoint.simulator.invoke_endpoint_async(
+            EndpointName="ep", Body=b"{}", ContentType="application/json"
+        )
+    endpoint.simulator.drain(timeout=10)
+    assert peak == 2
+    assert endpoint.simulator.outcomes["completed"] == 6
+
+
+def test_invocation_timeout_expires_the_request_without_a_notification(aws: None) -> None:
+    def stuck(body: bytes, content_type: str, custom_attributes: str | None) -> ModelOutput:
+        time.sleep(1.5)
+        raise ModelError(500, b"too late")
+
+    endpoint = _deploy(stuck)
+    endpoint.notifications(endpoint.success_queue)
+    endpoint.notifications(endpoint.error_queue)
+    endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep", Body=b"{}", ContentType="application/json", InvocationTimeoutSeconds=1
+    )
+    endpoint.simulator.drain(timeout=10)
+    assert endpoint.simulator.outcomes["expired"] == 1
+    assert endpoint.results(endpoint.success_queue) == []
+    assert endpoint.results(endpoint.error_queue) == []
+
+
+def test_request_limits_are_checked_and_every_problem_is_named(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    with pytest.raises(EndpointValidationError) as info:
+        endpoint.simulator.invoke_endpoint_async(
+            EndpointName="ep",
+            InputLocation="not-an-s3-uri",
+            InferenceId="x" * 65,
+            CustomAttributes="é",
+            RequestTTLSeconds=30,
+            InvocationTimeoutSeconds=4000,
+        )
+    message = str(info.value)
+    for expected in (
+        "InputLocation",
+        "InferenceId",
+        "CustomAttributes",
+        "RequestTTLSeconds",
+        "InvocationTimeoutSeconds",
+    ):
+        assert expected in message
+    with pytest.raises(EndpointValidationError, match="Endpoint nope not found"):
+        endpoint.simulator.invoke_endpoint_async(EndpointName="nope", Body=b"{}")
