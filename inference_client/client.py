@@ -140,10 +140,11 @@ def _parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> ``(bucket, key)``; both parts must be present."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
         raise ValueError(f"expected an s3://bucket/key URI, got {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
     return bucket, key
 
 
@@ -311,7 +312,7 @@ class AsyncInferenceClient:
         )
         if not location:
             return None
-        bucket, key = _split_s3(location)
+        bucket, key = split_s3_uri(location)
         return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     # -- dead letters -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from inference_client.client import split_s3_uri
 from local_run.model import Model, ModelError, ModelOutput
 
 logger = logging.getLogger(__name__)
@@ -92,13 +93,6 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    match = re.match(r"^s3://([^/]+)/(.+)$", uri)
-    if not match:
-        raise EndpointValidationError(f"InputLocation must be an s3://bucket/key URI, got {uri!r}")
-    return match.group(1), match.group(2)
-
-
 class AsyncEndpointSimulator:
     """Serves ``InvokeEndpointAsync`` for the endpoints deployed in the emulator.
 
@@ -162,8 +156,11 @@ class AsyncEndpointSimulator:
         problems = []
         if (InputLocation is None) == (Body is None):
             problems.append("exactly one of InputLocation and Body is required")
-        if InputLocation is not None and not re.match(r"^s3://[^/]+/.+", InputLocation):
-            problems.append(f"InputLocation must be s3://bucket/key, got {InputLocation!r}")
+        if InputLocation is not None:
+            try:
+                split_s3_uri(InputLocation)
+            except ValueError:
+                problems.append(f"InputLocation must be s3://bucket/key, got {InputLocation!r}")
         if Body is not None and len(Body) > INLINE_REQUEST_LIMIT:
             problems.append(f"Body is {len(Body)} bytes, at most {INLINE_REQUEST_LIMIT} expected")
         if InferenceId is not None and not 1 <= len(InferenceId) <= 64:
@@ -247,7 +244,7 @@ class AsyncEndpointSimulator:
         if invocation.inline_body is not None:
             return invocation.inline_body
         assert invocation.input_location is not None
-        bucket, key = _split_s3(invocation.input_location)
+        bucket, key = split_s3_uri(invocation.input_location)
         return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def _run_model(self, invocation: Invocation, body: bytes) -> ModelOutput:
@@ -330,7 +327,7 @@ class AsyncEndpointSimulator:
             }
 
     def _put(self, location: str, body: bytes, content_type: str, endpoint: EndpointSettings) -> None:
-        bucket, key = _split_s3(location)
+        bucket, key = split_s3_uri(location)
         extra: dict[str, str] = {}
         if endpoint.kms_key_id:
             extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": endpoint.kms_key_id}
