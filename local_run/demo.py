@@ -88,9 +88,9 @@ def redeliver_duplicate(env: LocalEnvironment, recorder_url: str, outcome: Outco
     if original is None:
         return "duplicate not sent: the original notification was not recorded"
     before = env.client().status(outcome.record.inference_id).item
-    delivered = sum(source.stats.delivered for source in env.sources)  # type: ignore[attr-defined]
+    delivered = sum(source.stats.delivered for source in env.sources)
     sns.publish(TopicArn=env.deployed.outputs["SuccessTopicArn"], Message=original)
-    while sum(source.stats.delivered for source in env.sources) <= delivered:  # type: ignore[attr-defined]
+    while sum(source.stats.delivered for source in env.sources) <= delivered:
         if time.monotonic() > deadline:
             return "duplicate sent but not delivered in time"
         time.sleep(0.05)

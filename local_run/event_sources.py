@@ -25,16 +25,18 @@ from local_run.lambda_runtime import InvokeResult, LocalFunction
 logger = logging.getLogger(__name__)
 
 
-class EventSource(Protocol):
-    def poll_once(self) -> int: ...
-
-
 @dataclass
 class DeliveryStats:
     invocations: int = 0
     delivered: int = 0
     failed_attempts: int = 0
     dead_lettered: int = 0
+
+
+class EventSource(Protocol):
+    stats: DeliveryStats
+
+    def poll_once(self) -> int: ...
 
 
 @dataclass

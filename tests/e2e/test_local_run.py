@@ -115,9 +115,9 @@ def test_duplicate_notification_is_routed_once(env: LocalEnvironment) -> None:
         if json.loads(m["Body"]).get("inferenceId") == record.inference_id
     )
     before = client.status(record.inference_id).item
-    delivered = sum(source.stats.delivered for source in env.sources)  # type: ignore[attr-defined]
+    delivered = sum(source.stats.delivered for source in env.sources)
     sns.publish(TopicArn=env.deployed.outputs["SuccessTopicArn"], Message=original)
-    _wait_for(lambda: sum(s.stats.delivered for s in env.sources) > delivered)  # type: ignore[attr-defined]
+    _wait_for(lambda: sum(s.stats.delivered for s in env.sources) > delivered)
     assert client.status(record.inference_id).item == before
 
 
