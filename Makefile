@@ -10,9 +10,9 @@ export PYTHONDONTWRITEBYTECODE :=
 # Never let a stray profile or real credentials leak into local runs.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo test lint typecheck unit synth validate deploy bench clean
+.PHONY: setup dist demo test lint typecheck unit synth validate deploy bench clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt functions/requirements.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml src/sagemaker_async_results/runtime/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==25.3"
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
@@ -39,7 +39,12 @@ validate: synth
 	$(BIN)/cfn-lint --non-zero-exit-code error -- cdk.out/*.template.json
 
 demo: setup
-	$(BIN)/python -m local_run.demo $(DEMO_ARGS)
+	$(BIN)/python -m sagemaker_async_results.local.demo $(DEMO_ARGS)
+
+# sdist + wheel of the library into dist/ (the sample app, tests and benchmarks are not in them).
+dist: setup
+	rm -rf dist build
+	$(BIN)/python -m build --outdir dist .
 
 deploy: setup
 	$(CDK) deploy $(DEPLOY_ARGS)
@@ -48,4 +53,4 @@ bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .build dist build .pytest_cache .mypy_cache .ruff_cache

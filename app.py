@@ -7,9 +7,9 @@ import sys
 
 import aws_cdk as cdk
 
+from sagemaker_async_results.cdk.config import ConfigError, default_context, parse_context
+from sagemaker_async_results.cdk.nag import add_aws_solutions_checks
 from stacks.async_inference_stack import AsyncInferenceStack
-from stacks.config import ConfigError, default_context, parse_context
-from stacks.nag import add_aws_solutions_checks
 
 #: CloudFormation stack name (the local run and the client find outputs in this stack).
 STACK_NAME = "AsyncInferenceStack"

@@ -3,8 +3,8 @@
 ``python -m bench`` (``make bench``) runs every case on the embedded emulator, each side by side with
 its baseline, and writes ``bench/results/latest.{json,md}`` and ``time_to_result.png``.
 
-The runtime lives in ``functions/`` (the Lambda asset root), so that folder goes on ``sys.path`` here,
-exactly as Lambda puts the asset root on its path.
+The library (``src/``) is installed into the project's virtual environment; the sample's handler plugins
+(``functions/handlers``) go on ``sys.path`` here, as the code asset puts them at Lambda's task root.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Case 3: cold start, in fresh interpreters, of the handler module + its app vs boto3 + one S3 client.
 
 Each run is a new ``python`` process (a Lambda cold start starts a new interpreter too) that times, with
-``perf_counter`` inside the process, ``import entrypoint; entrypoint.get_app()`` (plugins loaded,
+``perf_counter`` inside the process, ``from sagemaker_async_results.runtime import entrypoint; entrypoint.get_app()`` (plugins loaded,
 destinations built; with ``RESULTS_TABLE`` set, Powertools idempotency creates the DynamoDB client) or
 ``import boto3; boto3.client("s3")``, in the environment variables Lambda sets. Interpreter start-up is common to both and left out (its
 wall time is recorded too). Runs alternate; the first of each is a discarded warm-up that also writes
@@ -27,7 +27,7 @@ CASE = "cold_start"
 Log = Callable[[str], None]
 
 _TIMER = "import time\nstarted = time.perf_counter()\n{body}\nprint(time.perf_counter() - started)\n"
-PROJECT = _TIMER.format(body="import entrypoint\nentrypoint.get_app()")
+PROJECT = _TIMER.format(body="from sagemaker_async_results.runtime import entrypoint\nentrypoint.get_app()")
 BASELINE = _TIMER.format(body='import boto3\nboto3.client("s3")')
 
 
@@ -82,7 +82,7 @@ def run(counts: Counts, log: Log) -> tuple[list[Row], dict[str, Any]]:
                 wall[name].append(process_seconds * 1000)
     project = Row.of(
         CASE,
-        "this project: import entrypoint; entrypoint.get_app()",
+        "this project: from sagemaker_async_results.runtime import entrypoint; entrypoint.get_app()",
         "ms",
         inner["project"],
         note="deployed-like environment (result store, idempotency, SQS destination, handlers package)",
@@ -101,7 +101,13 @@ def run(counts: Counts, log: Log) -> tuple[list[Row], dict[str, Any]]:
 def _slowest_imports(env: dict[str, str], top: int = 8) -> list[dict[str, Any]]:
     """One ``-X importtime`` run of the project's cold start: where its time goes (cumulative us)."""
     completed = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import entrypoint; entrypoint.get_app()"],
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "from sagemaker_async_results.runtime import entrypoint; entrypoint.get_app()",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import boto3
 from botocore.config import Config
 
-from local_run.emulator import DEFAULT_REGION, FAKE_CREDENTIALS, free_port
+from sagemaker_async_results.local.emulator import DEFAULT_REGION, FAKE_CREDENTIALS, free_port
 
 
 @contextmanager

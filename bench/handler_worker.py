@@ -25,10 +25,10 @@ import bench  # noqa: F401 - puts functions/ on sys.path
 
 
 def _throughput(config: dict[str, Any]) -> dict[str, Any]:
-    import entrypoint
-    from async_results.app import ResultsApp
-    from async_results.testing import lambda_context, sqs_event
     from bench import naive
+    from sagemaker_async_results.runtime import entrypoint
+    from sagemaker_async_results.runtime.app import ResultsApp
+    from sagemaker_async_results.runtime.testing import lambda_context, sqs_event
 
     real = entrypoint.get_app()
     without_store = ResultsApp(
@@ -66,12 +66,12 @@ class _NoS3:
 
 
 def _cpu(config: dict[str, Any]) -> dict[str, Any]:
-    from async_results.app import ResultsApp
-    from async_results.clients import Clients
-    from async_results.envelopes import parse_message, unwrap_sqs_body
-    from async_results.router import Router
-    from async_results.settings import S3Prefix, Settings
-    from async_results.testing import lambda_context, notification, sqs_event
+    from sagemaker_async_results.runtime.app import ResultsApp
+    from sagemaker_async_results.runtime.clients import Clients
+    from sagemaker_async_results.runtime.envelopes import parse_message, unwrap_sqs_body
+    from sagemaker_async_results.runtime.router import Router
+    from sagemaker_async_results.runtime.settings import S3Prefix, Settings
+    from sagemaker_async_results.runtime.testing import lambda_context, notification, sqs_event
 
     router = Router()
 

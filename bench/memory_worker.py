@@ -34,10 +34,10 @@ def _peak_rss_bytes() -> int:
 
 def main(argv: list[str]) -> None:
     bucket, key, size = argv[0], argv[1], int(argv[2])
-    from async_results.app import ResultsApp
-    from async_results.router import Router
-    from async_results.settings import S3Prefix, Settings
-    from async_results.testing import lambda_context, notification, sqs_event
+    from sagemaker_async_results.runtime.app import ResultsApp
+    from sagemaker_async_results.runtime.router import Router
+    from sagemaker_async_results.runtime.settings import S3Prefix, Settings
+    from sagemaker_async_results.runtime.testing import lambda_context, notification, sqs_event
 
     router = Router()
     seen: dict[str, Any] = {}

@@ -34,7 +34,7 @@ Log = Callable[[str], None]
 
 def function_environment(queue_url: str | None = None, table: str | None = TABLE) -> dict[str, str]:
     """The environment the stack gives the success function (names from ``env_names``)."""
-    from async_results import env_names as names
+    from sagemaker_async_results import contract as names
 
     env = {
         names.RESULTS_BUCKET: BUCKET,
@@ -79,7 +79,7 @@ def _worker(mode: str, config: dict[str, Any], env: dict[str, str]) -> dict[str,
 
 
 def _batches(counts: Counts, s3: Any) -> list[list[dict[str, Any]]]:
-    from async_results.testing import notification
+    from sagemaker_async_results.runtime.testing import notification
 
     batches = []
     for b in range(counts.throughput_batches + 1):  # + the untimed warm-up batch

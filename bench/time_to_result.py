@@ -1,6 +1,6 @@
 """Case 1: time from "output object written" to "caller holds the result", and S3 reads per result.
 
-All approaches run alternating, on one :class:`~local_run.environment.LocalEnvironment` (``direct``
+All approaches run alternating, on one :class:`~sagemaker_async_results.local.environment.LocalEnvironment` (``direct``
 delivery by default, the ``cdk.json`` default: SNS -> Lambda; ``--delivery buffered`` for SNS -> SQS ->
 handler in batches. In AWS, buffered mode also waits up to ``maxBatchingWindowSeconds`` for a batch to
 fill, which the local event source does not model for a lone message), and submit the same way
@@ -94,7 +94,7 @@ class TimeToResult:
     def __init__(
         self, env: Any, counts: Counts, server_log: ServerRequestLog, log: Log, delivery: str = "direct"
     ) -> None:
-        from inference_client.client import AsyncInferenceClient
+        from sagemaker_async_results.client.client import AsyncInferenceClient
 
         self.env, self.counts, self.server_log, self.log = env, counts, server_log, log
         self.delivery = delivery
@@ -253,12 +253,13 @@ def run(
     counts: Counts, workdir: Path, log: Log, delivery: str = "direct"
 ) -> tuple[list[Row], dict[str, Any]]:
     """Synthesize (``delivery`` mode, no bundle), start the local run with the request log, run the case."""
-    from local_run.environment import LocalEnvironment
-    from local_run.synth import synthesize
+    from bench import ROOT
+    from sagemaker_async_results.local.environment import LocalEnvironment
+    from sagemaker_async_results.local.synth import CdkApp
 
     outdir = workdir / f"bench-{delivery}.cdk.out"
     log(f"time to result: synthesizing the stack ({delivery} delivery)")
-    synthesize(outdir, {"delivery": {"mode": delivery}}, bundle=False)
+    CdkApp(ROOT).synthesize(outdir, {"delivery": {"mode": delivery}}, bundle=False)
     server_log = ServerRequestLog()
     with server_log.installed(), LocalEnvironment(outdir, log_dir=workdir / "bench-logs") as env:
         log("time to result: local run deployed; sampling (approaches alternate)")

@@ -1,7 +1,8 @@
-"""The sample stack: composes the constructs from a :class:`~stacks.config.StackConfig`. No logic of its own."""
+"""The sample stack: composes the constructs from a :class:`~sagemaker_async_results.cdk.config.StackConfig`. No logic of its own."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
@@ -11,9 +12,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.bundling import result_handler_code
-from stacks.config import StackConfig
-from stacks.constructs import (
+from sagemaker_async_results.cdk.bundling import result_handler_code
+from sagemaker_async_results.cdk.config import StackConfig
+from sagemaker_async_results.cdk.constructs import (
     AsyncInferenceEndpoint,
     EncryptionKey,
     EndpointAutoscaling,
@@ -28,9 +29,12 @@ from stacks.constructs import (
     TopicProps,
     deliver,
 )
-from stacks.constructs.result_handler import retention_days
+from sagemaker_async_results.cdk.constructs.result_handler import retention_days
 
-__all__ = ["AsyncInferenceStack"]
+__all__ = ["HANDLERS_DIR", "AsyncInferenceStack"]
+
+#: The sample's handler plugins, deployed as the package ``handlers``.
+HANDLERS_DIR = Path(__file__).resolve().parent.parent / "functions" / "handlers"
 
 
 class AsyncInferenceStack(Stack):
@@ -38,8 +42,8 @@ class AsyncInferenceStack(Stack):
 
     Parameters
     ----------
-    config: validated configuration (see :func:`stacks.config.parse_context`).
-    code: the handlers' code asset; default :func:`stacks.bundling.result_handler_code` ().
+    config: validated configuration (see :func:`sagemaker_async_results.cdk.config.parse_context`).
+    code: the handlers' code asset; default :func:`sagemaker_async_results.cdk.bundling.result_handler_code` ().
     """
 
     def __init__(
@@ -140,7 +144,7 @@ class AsyncInferenceStack(Stack):
             )
 
         table = ResultsTable(self, "Results", encryption_key=key.key)
-        code = code or result_handler_code()
+        code = code or result_handler_code(self, HANDLERS_DIR)
         handlers: dict[str, ResultHandlerFunction] = {}
         for label, prefix in (("Success", config.output_prefix), ("Error", config.failure_prefix)):
             handlers[label] = ResultHandlerFunction(

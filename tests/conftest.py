@@ -55,7 +55,7 @@ class LogCapture(logging.Handler):
 @pytest.fixture
 def runtime_logs() -> Iterator[LogCapture]:
     """Log records of the ``sagemaker-async-results`` logger during the test."""
-    from async_results.observability import SERVICE
+    from sagemaker_async_results.runtime.observability import SERVICE
 
     capture = LogCapture()
     logger = logging.getLogger(SERVICE)

@@ -1,14 +1,12 @@
 """Example plugin: logs a one-line summary of every result. Harmless in production (no reads, no writes).
 
 Copy this module to start your own plugin: define ``router = Router()`` and decorate functions.
-Handlers receive an :class:`~async_results.result.InferenceResult`; everything they need is on it.
+Handlers receive an :class:`~sagemaker_async_results.runtime.InferenceResult`: everything they need is on it.
 """
 
 from __future__ import annotations
 
-from async_results.observability import logger  # the runtime's logger: inference ID already attached
-from async_results.result import InferenceResult
-from async_results.router import Router
+from sagemaker_async_results.runtime import InferenceResult, Router, logger
 
 router = Router()
 

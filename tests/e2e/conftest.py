@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from local_run.environment import LocalEnvironment
-from local_run.synth import synthesize
+from sagemaker_async_results.local.environment import LocalEnvironment
+from sagemaker_async_results.local.synth import CdkApp
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session", params=["buffered", "direct"])
@@ -23,7 +25,7 @@ def env(
     process-wide, so two emulators in one process would share it)."""
     mode = request.param
     outdir = tmp_path_factory.mktemp(f"{mode}-cdk-out")
-    synthesize(outdir, {"delivery": {"mode": mode}}, bundle=False)
+    CdkApp(ROOT).synthesize(outdir, {"delivery": {"mode": mode}}, bundle=False)
     with LocalEnvironment(outdir, log_dir=outdir / "logs") as environment:
         yield environment
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from inference_client.client import AsyncInferenceClient, InferenceStatus
-from local_run.environment import LocalEnvironment
-from local_run.model import sentiment_model
-from local_run.simulator import INLINE_RESPONSE_LIMIT
+from sagemaker_async_results.client.client import AsyncInferenceClient, InferenceStatus
+from sagemaker_async_results.local.environment import LocalEnvironment
+from sagemaker_async_results.local.model import sentiment_model
+from sagemaker_async_results.local.simulator import INLINE_RESPONSE_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def _cli(env: LocalEnvironment, *args: str) -> subprocess.CompletedProcess[str]:
     assert env.target is not None
     process_env = {**os.environ, **env.target.environment(), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "inference_client", "--stack-name", env.deployed.name, *args],
+        [sys.executable, "-m", "sagemaker_async_results.cli", "--stack-name", env.deployed.name, *args],
         env=process_env,
         capture_output=True,
         text=True,

@@ -13,7 +13,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 import app as cdk_app
-from stacks.paths import PROJECT_ROOT
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:Waiter"

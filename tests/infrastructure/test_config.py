@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, StackConfig, default_context, parse_context
+from sagemaker_async_results.cdk.config import ConfigError, StackConfig, default_context, parse_context
 from tests.infrastructure.conftest import cdk_json_context
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
@@ -11,8 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 
-from stacks.bundling import ASSET_EXCLUDES, PipLocalBundling
-from stacks.constructs import (
+from sagemaker_async_results.cdk.constructs import (
     AsyncInferenceEndpoint,
     EncryptionKey,
     EncryptionKeyProps,
@@ -24,8 +21,8 @@ from stacks.constructs import (
     ResultTopics,
     deliver,
 )
-from stacks.summary import main as summary_main
-from stacks.summary import summarize
+from sagemaker_async_results.cdk.summary import main as summary_main
+from sagemaker_async_results.cdk.summary import summarize
 from tests.infrastructure.conftest import SKIP_BUNDLING, Synthesized
 
 
@@ -137,15 +134,6 @@ def test_props_errors_are_reported_all_at_once() -> None:
             encryption_key=kms.Key.from_key_arn(stack, "K4", "arn:aws:kms:us-east-1:123456789012:key/abc"),
             function_timeout=cdk.Duration.seconds(1),
         )
-
-
-def test_bundling_command_pins_the_lambda_platform(tmp_path: Path) -> None:
-    command = PipLocalBundling().pip_command(str(tmp_path))
-    for flag in ("--no-deps", "--only-binary=:all:", "manylinux2014_aarch64", "3.14", "--target"):
-        assert flag in command
-    assert command[command.index("-r") + 1].endswith("functions/requirements.txt")
-    assert "tests" in ASSET_EXCLUDES
-    assert "__pycache__" in ASSET_EXCLUDES
 
 
 def test_summary(default: Synthesized, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,9 +9,8 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from stacks.config import default_context
-from stacks.paths import PROJECT_ROOT
-from tests.infrastructure.conftest import SKIP_BUNDLING
+from sagemaker_async_results.cdk.config import default_context
+from tests.infrastructure.conftest import PROJECT_ROOT, SKIP_BUNDLING
 
 DOC = (PROJECT_ROOT / "README.md").read_text()
 

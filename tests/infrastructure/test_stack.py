@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from stacks.paths import env_names
+from sagemaker_async_results import contract as env_names
 from tests.infrastructure.conftest import STATE_MACHINE, Synthesized, resources_of
 
 OUTPUT_KEYS = {
@@ -380,7 +380,7 @@ def test_functions_runtime_tracing_logs_and_environment(default: Synthesized) ->
         props = function["Properties"]
         assert props["Runtime"] == "python3.14"
         assert props["Architectures"] == ["arm64"]
-        assert props["Handler"] == "entrypoint.handler"
+        assert props["Handler"] == "sagemaker_async_results.runtime.entrypoint.handler"
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert "LogGroup" in props["LoggingConfig"]

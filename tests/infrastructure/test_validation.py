@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from cfnlint.api import lint
 
-from stacks.nag import add_aws_solutions_checks
+from sagemaker_async_results.cdk.nag import add_aws_solutions_checks
 from tests.infrastructure.conftest import SKIP_BUNDLING, VARIATIONS, Synthesized, synthesize
 
 

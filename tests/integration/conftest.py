@@ -12,8 +12,8 @@ import pytest
 import recording_plugin
 from moto import mock_aws
 
-import entrypoint
-from async_results import env_names as names
+from sagemaker_async_results import contract as names
+from sagemaker_async_results.runtime import entrypoint
 
 BUCKET = "async-results-test-bucket"
 TABLE = "async-results-test"

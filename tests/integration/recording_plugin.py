@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from async_results.result import InferenceResult
-from async_results.router import Router
+from sagemaker_async_results.runtime.result import InferenceResult
+from sagemaker_async_results.runtime.router import Router
 
 router = Router()
 CALLS: list[dict[str, Any]] = []

@@ -12,14 +12,14 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import OUTPUTS, Aws
 
-from async_results.app import ResultsApp, load_routers
-from async_results.clients import Clients
-from async_results.errors import ConfigurationError, ResultError
-from async_results.observability import logger as runtime_logger
-from async_results.result import InferenceResult
-from async_results.router import Router
-from async_results.settings import Settings
-from async_results.testing import lambda_context, notification, sns_event, sqs_event
+from sagemaker_async_results.runtime.app import ResultsApp, load_routers
+from sagemaker_async_results.runtime.clients import Clients
+from sagemaker_async_results.runtime.errors import ConfigurationError, ResultError
+from sagemaker_async_results.runtime.observability import logger as runtime_logger
+from sagemaker_async_results.runtime.result import InferenceResult
+from sagemaker_async_results.runtime.router import Router
+from sagemaker_async_results.runtime.settings import Settings
+from sagemaker_async_results.runtime.testing import lambda_context, notification, sns_event, sqs_event
 
 
 class ThrottledEvents:

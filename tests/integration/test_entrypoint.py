@@ -9,9 +9,15 @@ import pytest
 import recording_plugin
 from conftest import OUTPUTS, Aws
 
-import entrypoint
-from async_results.errors import ResultError
-from async_results.testing import lambda_context, notification, sns_event, sqs_event, test_notification
+from sagemaker_async_results.runtime import entrypoint
+from sagemaker_async_results.runtime.errors import ResultError
+from sagemaker_async_results.runtime.testing import (
+    lambda_context,
+    notification,
+    sns_event,
+    sqs_event,
+    test_notification,
+)
 
 CALLS = recording_plugin.CALLS
 ALL_DESTINATIONS = ["resultStore", "recording_plugin.record_success", "sqs", "eventBridge"]

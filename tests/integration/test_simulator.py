@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_run.model import ModelError, ModelOutput, sentiment_model
-from local_run.simulator import AsyncEndpointSimulator, EndpointValidationError
+from sagemaker_async_results.local.model import ModelError, ModelOutput, sentiment_model
+from sagemaker_async_results.local.simulator import AsyncEndpointSimulator, EndpointValidationError
 
 BUCKET = "simulator-bucket"
 

@@ -11,7 +11,7 @@ FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
 def test_entrypoint_import_is_light() -> None:
     code = (
-        "import sys, entrypoint, async_results;"
+        "import sys, sagemaker_async_results.runtime.entrypoint;"
         "heavy = [m for m in ('boto3', 'botocore', 'pydantic', 'aws_lambda_powertools') if m in sys.modules];"
         "print(','.join(heavy))"
     )

@@ -6,10 +6,15 @@ import json
 
 import pytest
 
-from async_results.envelopes import detect, parse_message, sns_record_message, unwrap_sqs_body
-from async_results.errors import NotificationError
-from async_results.models import InferenceResultNotification
-from async_results.testing import notification, sns_event, sqs_event
+from sagemaker_async_results.runtime.envelopes import (
+    detect,
+    parse_message,
+    sns_record_message,
+    unwrap_sqs_body,
+)
+from sagemaker_async_results.runtime.errors import NotificationError
+from sagemaker_async_results.runtime.models import InferenceResultNotification
+from sagemaker_async_results.runtime.testing import notification, sns_event, sqs_event
 from tests.conftest import load_event
 
 

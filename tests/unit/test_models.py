@@ -7,7 +7,11 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from async_results.models import InferenceResultNotification, TestNotification, parse_notification
+from sagemaker_async_results.runtime.models import (
+    InferenceResultNotification,
+    TestNotification,
+    parse_notification,
+)
 from tests.conftest import load_event
 
 

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from async_results.errors import (
+from sagemaker_async_results.runtime.errors import (
     AwsCallError,
     DecodeError,
     LocationRefusedError,
     PayloadNotFoundError,
     PayloadTooLargeError,
 )
-from async_results.payloads import LocationGuard, Payload, decode, decode_inline, media_type
-from async_results.settings import S3Prefix
+from sagemaker_async_results.runtime.payloads import LocationGuard, Payload, decode, decode_inline, media_type
+from sagemaker_async_results.runtime.settings import S3Prefix
 
 GUARD = LocationGuard([S3Prefix.parse("s3://bucket/outputs/"), S3Prefix.parse("s3://other/failures")])
 

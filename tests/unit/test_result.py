@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from async_results.models import InferenceResultNotification, parse_notification
-from async_results.payloads import LocationGuard, Payload
-from async_results.result import InferenceResult, parse_custom_attributes
-from async_results.testing import notification
+from sagemaker_async_results.runtime.models import InferenceResultNotification, parse_notification
+from sagemaker_async_results.runtime.payloads import LocationGuard, Payload
+from sagemaker_async_results.runtime.result import InferenceResult, parse_custom_attributes
+from sagemaker_async_results.runtime.testing import notification
 from tests.conftest import load_event
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from async_results.models import InferenceResultNotification, parse_notification
-from async_results.payloads import LocationGuard, Payload
-from async_results.result import InferenceResult
-from async_results.router import Router
-from async_results.testing import notification
+from sagemaker_async_results.runtime.models import InferenceResultNotification, parse_notification
+from sagemaker_async_results.runtime.payloads import LocationGuard, Payload
+from sagemaker_async_results.runtime.result import InferenceResult
+from sagemaker_async_results.runtime.router import Router
+from sagemaker_async_results.runtime.testing import notification
 
 
 def make_result(**kwargs: Any) -> InferenceResult:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from async_results import env_names as names
-from async_results.errors import ConfigurationError
-from async_results.settings import DEFAULT_MAX_PAYLOAD_BYTES, S3Prefix, Settings
+from sagemaker_async_results import contract as names
+from sagemaker_async_results.runtime.errors import ConfigurationError
+from sagemaker_async_results.runtime.settings import DEFAULT_MAX_PAYLOAD_BYTES, S3Prefix, Settings
 
 
 def test_defaults_are_secure_and_off() -> None:

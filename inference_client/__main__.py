@@ -1,3 +1,0 @@
-from inference_client.cli import main
-
-main()

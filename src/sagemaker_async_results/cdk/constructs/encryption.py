@@ -1,0 +1,128 @@
+"""The customer managed KMS key shared by the bucket, topics, queues and table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from constructs import Construct
+from sagemaker_async_results.cdk.constructs._props import check, exclusive
+
+__all__ = ["KEY_USE_ACTIONS", "EncryptionKey", "EncryptionKeyProps"]
+
+#: Exact key actions the data-plane principals need (no wildcards): S3 SSE-KMS reads and writes, SNS and
+#: SQS server-side encryption, DynamoDB with a customer managed key.
+KEY_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+
+@dataclass(frozen=True)
+class EncryptionKeyProps:
+    """Props of a new key.
+
+    Attributes
+    ----------
+    alias: optional alias (without ``alias/``); default none.
+    description: default "SageMaker async inference results".
+    pending_window_days: deletion waiting period; default 30.
+    removal_policy: default ``RETAIN`` (data encrypted with it may outlive the stack).
+    """
+
+    alias: str | None = None
+    description: str = "SageMaker async inference results"
+    pending_window_days: int = 30
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
+
+
+class EncryptionKey(Construct):
+    """A KMS customer managed key with rotation, or an existing key.
+
+    The key policy keeps CDK's default (the account root administers the key, which delegates to IAM) and
+    names exactly the principals given to :meth:`allow_use` (the SageMaker execution role and the handler
+    functions), plus the SNS service for the topics given to :meth:`allow_sns_delivery` (SNS must
+    encrypt what it delivers to encrypted SQS queues). For an existing key, :meth:`allow_use` falls back
+    to identity grants and the key policy is left alone.
+
+    Example
+    -------
+    >>> key = EncryptionKey(stack, "Key")  # doctest: +SKIP
+    >>> key.allow_use(role)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        existing_key: kms.IKey | None = None,
+        key_props: EncryptionKeyProps | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        problems: list[str] = []
+        exclusive(problems, "existing_key", existing_key, "key_props", key_props)
+        props = key_props or EncryptionKeyProps()
+        if not 7 <= props.pending_window_days <= 30:
+            problems.append(f"pending_window_days: expected 7-30, received {props.pending_window_days}")
+        check("EncryptionKey", problems)
+
+        self._created: kms.Key | None = None
+        if existing_key is not None:
+            self.key: kms.IKey = existing_key
+        else:
+            self._created = kms.Key(
+                self,
+                "Key",
+                description=props.description,
+                enable_key_rotation=True,
+                pending_window=Duration.days(props.pending_window_days),
+                removal_policy=props.removal_policy,
+                alias=props.alias,
+            )
+            self.key = self._created
+        self._use_principals: list[iam.IPrincipal] = []
+        self._use_statement: iam.PolicyStatement | None = None
+
+    @property
+    def created(self) -> bool:
+        """True when this construct created the key (its policy can be edited)."""
+        return self._created is not None
+
+    def allow_use(self, *grantees: iam.IGrantable) -> None:
+        """Let each grantee use the key for encryption and decryption (exact actions, no wildcards)."""
+        for grantee in grantees:
+            if self._created is None:
+                self.key.grant(grantee, *KEY_USE_ACTIONS)
+                continue
+            self._use_principals.append(grantee.grant_principal)
+        if self._created is not None and self._use_principals:
+            if self._use_statement is None:
+                self._use_statement = iam.PolicyStatement(
+                    sid="AllowUseByResultPipelineRoles",
+                    actions=list(KEY_USE_ACTIONS),
+                    resources=["*"],  # in a key policy, "*" means this key
+                )
+                self._created.add_to_resource_policy(self._use_statement)
+            for principal in self._use_principals:
+                self._use_statement.add_principals(principal)
+            self._use_principals.clear()
+
+    def allow_sns_delivery(self, topic_arns: Sequence[str]) -> None:
+        """Let SNS encrypt messages it delivers to encrypted SQS queues, only for the given source topics.
+
+        ``topic_arns`` may contain ``*`` patterns (matched with ``ArnLike``); they must not be tokens of
+        topics encrypted with this key (that would be a circular reference): pass ARNs built from names.
+        """
+        if self._created is None or not topic_arns:
+            return
+        self._created.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowSnsDeliveryToEncryptedQueues",
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"ArnLike": {"aws:SourceArn": list(topic_arns)}},
+            )
+        )

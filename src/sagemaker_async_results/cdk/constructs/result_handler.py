@@ -1,0 +1,202 @@
+"""A result-handler Lambda function: least privilege, arm64, current Python, X-Ray, JSON logs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+from sagemaker_async_results import contract
+from sagemaker_async_results.cdk.constructs._nag import acknowledge, acknowledge_iam5_resource
+from sagemaker_async_results.cdk.constructs._props import check, prefix_problem
+from sagemaker_async_results.cdk.constructs.results_table import ResultsTable
+
+__all__ = [
+    "DEFAULT_METRICS_NAMESPACE",
+    "DEFAULT_SERVICE_NAME",
+    "RUNTIME",
+    "ResultHandlerFunction",
+    "retention_days",
+]
+
+#: Newest Python runtime in aws-cdk-lib 2.275 (cdk-nag AwsSolutions-L1 flags anything older).
+RUNTIME = lambda_.Runtime(f"python{contract.LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
+DEFAULT_SERVICE_NAME = contract.SERVICE_NAME
+DEFAULT_METRICS_NAMESPACE = contract.METRICS_NAMESPACE
+_SIXTY_SECONDS = Duration.seconds(60)
+
+_RETENTION_DAYS = dict(
+    zip(
+        (
+            1,
+            3,
+            5,
+            7,
+            14,
+            30,
+            60,
+            90,
+            120,
+            150,
+            180,
+            365,
+            400,
+            545,
+            731,
+            1096,
+            1827,
+            2192,
+            2557,
+            2922,
+            3288,
+            3653,
+        ),
+        list(logs.RetentionDays)[:22],
+        strict=True,
+    )
+)
+
+
+def retention_days(days: int) -> logs.RetentionDays:
+    """The ``RetentionDays`` member for a number of days (one of the values CloudWatch Logs accepts)."""
+    try:
+        return _RETENTION_DAYS[days]
+    except KeyError:
+        raise ValueError(
+            f"log retention: expected one of {sorted(_RETENTION_DAYS)} days, received {days}"
+        ) from None
+
+
+class ResultHandlerFunction(Construct):
+    """One result-handler function (the success one or the error one; same code asset).
+
+    Permissions: ``s3:GetObject`` on ``readable_prefix`` only, the exact DynamoDB item actions the
+    runtime uses on the table, exact key actions, writing to its own log group, X-Ray.
+
+    Parameters
+    ----------
+    code: the code asset (see :func:`sagemaker_async_results.cdk.bundling.result_handler_code`).
+    bucket, readable_prefix: what the function may read (``READABLE_LOCATIONS`` = ``s3://bucket/prefix``).
+    table: result and idempotency table.
+    encryption_key: key of bucket, table and queues.
+    handler_modules: default ``("handlers",)``. max_payload_bytes: default 10 MiB.
+    result_ttl_days: default 30. result_store_enabled: default True. delivery_mode: default "direct".
+    memory_size: default 512 MB. timeout: default 60 s. log_retention: default one month.
+    service_name: ``POWERTOOLS_SERVICE_NAME``, default ``contract.SERVICE_NAME``.
+    metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``, default ``contract.METRICS_NAMESPACE``.
+    environment: extra environment variables; default none.
+    description: default none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        bucket: s3.IBucket,
+        readable_prefix: str,
+        table: dynamodb.ITable,
+        encryption_key: kms.IKey,
+        handler_modules: Sequence[str] = ("handlers",),
+        max_payload_bytes: int = 10 * 1024 * 1024,
+        result_ttl_days: int = 30,
+        result_store_enabled: bool = True,
+        delivery_mode: str = "direct",
+        memory_size: int = 512,
+        timeout: Duration = _SIXTY_SECONDS,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        service_name: str = DEFAULT_SERVICE_NAME,
+        metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
+        environment: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        problems: list[str] = []
+        problem = prefix_problem("readable_prefix", readable_prefix)
+        if problem:
+            problems.append(problem)
+        if not 128 <= memory_size <= 10240:
+            problems.append(f"memory_size: expected 128-10240, received {memory_size}")
+        if delivery_mode not in ("direct", "buffered"):
+            problems.append(f"delivery_mode: expected 'direct' or 'buffered', received {delivery_mode!r}")
+        check("ResultHandlerFunction", problems)
+
+        self.readable_location = f"s3://{bucket.bucket_name}/{readable_prefix}"
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Result-handler function role (least privilege, no managed policies)",
+        )
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.log_group.grant_write(self.role)
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadOwnPrefix",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{readable_prefix}*")],
+            )
+        )
+        table.grant(self.role, *ResultsTable.HANDLER_ACTIONS)
+        encryption_key.grant(
+            self.role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"
+        )
+
+        env = {
+            contract.RESULTS_BUCKET: bucket.bucket_name,
+            contract.READABLE_LOCATIONS: self.readable_location,
+            contract.RESULTS_TABLE: table.table_name,
+            contract.RESULT_TTL_DAYS: str(result_ttl_days),
+            contract.MAX_PAYLOAD_BYTES: str(max_payload_bytes),
+            contract.HANDLER_MODULES: ",".join(handler_modules),
+            contract.DELIVERY_MODE: delivery_mode,
+            contract.RESULT_STORE_ENABLED: "true" if result_store_enabled else "false",
+            "POWERTOOLS_SERVICE_NAME": service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+        }
+        env.update(environment or {})
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=contract.LAMBDA_HANDLER,
+            code=code,
+            role=self.role,
+            memory_size=memory_size,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.log_group,
+            environment=env,
+            description=description,
+        )
+        self.timeout = timeout
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        assert policy is not None  # holds the log, S3, table, key and X-Ray statements
+        acknowledge_iam5_resource(
+            policy,
+            bucket.arn_for_objects(f"{readable_prefix}*"),
+            f"object-level read of {readable_prefix} only: each notification names its own result object",
+        )
+        acknowledge(
+            policy,
+            "IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords have no resource type (added by tracing=ACTIVE)",
+        )
+
+    def add_environment(self, key: str, value: str) -> None:
+        """Set an environment variable of the function."""
+        self.function.add_environment(key, value)

@@ -1,0 +1,325 @@
+"""SageMaker execution role, model, async endpoint config and endpoint."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aws_cdk import ArnFormat, Fn, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+
+from constructs import Construct
+from sagemaker_async_results.cdk.constructs._nag import acknowledge_iam5_resource, nag_text
+from sagemaker_async_results.cdk.constructs._props import check, prefix_problem
+
+__all__ = [
+    "INCLUDE_INFERENCE_RESPONSE_VALUES",
+    "AsyncInferenceEndpoint",
+    "ModelProps",
+    "has_instance_storage",
+]
+
+INCLUDE_INFERENCE_RESPONSE_VALUES = ("SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC")
+_ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+|\$\{AWS::Region\})\.amazonaws\.com(\.cn)?/"
+    r"(?P<repository>[^:@]+)"
+)
+_S3_URL = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+)$")
+# Instance families with local NVMe storage reject a storage volume KMS key.
+_INSTANCE_STORAGE = re.compile(
+    r"^ml\.(g4dn|g5|g6|g6e|p3dn|p4d|p4de|p5|p5e|trn1|trn1n|[a-z]+\d+[a-z]*d[a-z]*)\."
+)
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """True for instance types with local NVMe storage (``KmsKeyId`` must then be omitted)."""
+    return bool(_INSTANCE_STORAGE.match(instance_type))
+
+
+@dataclass(frozen=True)
+class ModelProps:
+    """A model to create.
+
+    Attributes
+    ----------
+    image: container image URI; may contain ``${AWS::Region}`` (resolved with ``Fn::Sub``).
+    model_data_url: ``s3://`` URL of the model artifact; default none (the container downloads it).
+    environment: container environment; default empty.
+    """
+
+    image: str
+    model_data_url: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+class AsyncInferenceEndpoint(Construct):
+    """Least-privilege execution role, model (or an existing one), async endpoint config, endpoint.
+
+    The endpoint and model depend on the role's policy: endpoint creation checks that the role may
+    publish to the notification topics, and fails when the policy does not exist yet.
+
+    Parameters
+    ----------
+    endpoint_name: physical endpoint name (also used for log-group scoping).
+    bucket, input_prefix, output_prefix, failure_prefix: where SageMaker reads inputs and writes results.
+    success_topic, error_topic: notification topics (``sns:Publish`` on exactly these two).
+    encryption_key: encrypts outputs (``OutputConfig.KmsKeyId``) and, when supported, the storage volume.
+    model_props: model to create; exclusive with ``existing_model_name``.
+    existing_model_name, existing_model_role: use this model; its execution role gets the grants instead.
+    instance_type: default ``ml.m5.xlarge``. initial_instance_count: default 1.
+    max_concurrent_invocations_per_instance: default 4.
+    include_inference_response_in: default both topics.
+    variant_name: default ``AllTraffic``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        bucket: s3.IBucket,
+        success_topic: sns.ITopic,
+        error_topic: sns.ITopic,
+        encryption_key: kms.IKey,
+        model_props: ModelProps | None = None,
+        existing_model_name: str | None = None,
+        existing_model_role: iam.IRole | None = None,
+        input_prefix: str = "async-inference/inputs/",
+        output_prefix: str = "async-inference/outputs/",
+        failure_prefix: str = "async-inference/failures/",
+        instance_type: str = "ml.m5.xlarge",
+        initial_instance_count: int = 1,
+        max_concurrent_invocations_per_instance: int = 4,
+        include_inference_response_in: Sequence[str] = INCLUDE_INFERENCE_RESPONSE_VALUES,
+        variant_name: str = "AllTraffic",
+    ) -> None:
+        super().__init__(scope, construct_id)
+        problems: list[str] = []
+        if (model_props is None) == (existing_model_name is None):
+            problems.append("give exactly one of model_props or existing_model_name")
+        if existing_model_name is not None and existing_model_role is None:
+            problems.append(
+                "existing_model_role: required with existing_model_name (it publishes the results)"
+            )
+        if model_props is not None and existing_model_role is not None:
+            problems.append("existing_model_role: only with existing_model_name")
+        for name, prefix in (("input_prefix", input_prefix), ("output_prefix", output_prefix),
+                             ("failure_prefix", failure_prefix)):  # fmt: skip
+            problem = prefix_problem(name, prefix)
+            if problem:
+                problems.append(problem)
+        bad = [v for v in include_inference_response_in if v not in INCLUDE_INFERENCE_RESPONSE_VALUES]
+        if bad:
+            problems.append(
+                f"include_inference_response_in: expected values from {list(INCLUDE_INFERENCE_RESPONSE_VALUES)},"
+                f" received {bad}"
+            )
+        if initial_instance_count < 1:
+            problems.append(f"initial_instance_count: expected >= 1, received {initial_instance_count}")
+        if max_concurrent_invocations_per_instance < 1:
+            problems.append(
+                "max_concurrent_invocations_per_instance: expected >= 1, "
+                f"received {max_concurrent_invocations_per_instance}"
+            )
+        check("AsyncInferenceEndpoint", problems)
+
+        stack = Stack.of(self)
+        self.endpoint_name = endpoint_name
+        self.variant_name = variant_name
+        self.input_prefix = input_prefix
+        self.output_prefix = output_prefix
+        self.failure_prefix = failure_prefix
+
+        if existing_model_role is not None:
+            self.execution_role: iam.IRole = existing_model_role
+        else:
+            self.execution_role = iam.Role(
+                self,
+                "ExecutionRole",
+                assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+                description=f"SageMaker execution role of async endpoint {endpoint_name}",
+            )
+        # A named policy (not the role's DefaultPolicy) so the endpoint can depend on it explicitly.
+        self.policy = iam.Policy(self, "ExecutionPolicy", roles=[self.execution_role])
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadInputs",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{input_prefix}*")],
+            ),
+            iam.PolicyStatement(
+                sid="WriteOutputsAndFailures",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[
+                    bucket.arn_for_objects(f"{output_prefix}*"),
+                    bucket.arn_for_objects(f"{failure_prefix}*"),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PublishNotifications",
+                actions=["sns:Publish"],
+                resources=[success_topic.topic_arn, error_topic.topic_arn],
+            ),
+            iam.PolicyStatement(
+                sid="UseKey",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[encryption_key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="EndpointLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/aws/sagemaker/Endpoints/{endpoint_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="EndpointMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],  # PutMetricData has no resource type; scoped by namespace below
+                conditions={"StringLike": {"cloudwatch:namespace": ["AWS/SageMaker", "/aws/sagemaker/*"]}},
+            ),
+        ]
+        if model_props is not None:
+            statements += self._model_statements(stack, model_props)
+        for statement in statements:
+            self.policy.add_statements(statement)
+        self._acknowledge(statements)
+
+        if model_props is not None:
+            image = Fn.sub(model_props.image) if "${" in model_props.image else model_props.image
+            container = sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image,
+                model_data_url=model_props.model_data_url,
+                environment=dict(model_props.environment) or None,
+            )
+            self.model: sagemaker.CfnModel | None = sagemaker.CfnModel(
+                self,
+                "Model",
+                execution_role_arn=self.execution_role.role_arn,
+                primary_container=container,
+            )
+            self.model.node.add_dependency(self.policy)
+            self.model_name = self.model.attr_model_name
+        else:
+            self.model = None
+            self.model_name = existing_model_name or ""
+
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            kms_key_id=None if has_instance_storage(instance_type) else encryption_key.key_arn,
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=variant_name,
+                    model_name=self.model_name,
+                    instance_type=instance_type,
+                    initial_instance_count=initial_instance_count,
+                    initial_variant_weight=1,
+                )
+            ],
+            async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+                output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                    s3_output_path=f"s3://{bucket.bucket_name}/{output_prefix}",
+                    s3_failure_path=f"s3://{bucket.bucket_name}/{failure_prefix}",
+                    kms_key_id=encryption_key.key_arn,
+                    notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                        success_topic=success_topic.topic_arn,
+                        error_topic=error_topic.topic_arn,
+                        include_inference_response_in=list(include_inference_response_in) or None,
+                    ),
+                ),
+                client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                    max_concurrent_invocations_per_instance=max_concurrent_invocations_per_instance
+                ),
+            ),
+        )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+        )
+        # Endpoint creation sends a TestNotification: the role's publish grant and the topics must exist.
+        self.endpoint.node.add_dependency(self.policy)
+        for topic in (success_topic, error_topic):
+            if isinstance(topic, Construct) and Stack.of(topic) is stack:
+                self.endpoint.node.add_dependency(topic)
+        self.endpoint_arn = stack.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=endpoint_name
+        )
+
+    def _acknowledge(self, statements: list[iam.PolicyStatement]) -> None:
+        reasons = {
+            "ReadInputs": "object-level read of the input prefix only (async requests name any key under it)",
+            "WriteOutputsAndFailures": "object-level writes under the output and failure prefixes only "
+            "(SageMaker names each result object)",
+            "EndpointLogs": "log streams of this endpoint's own log group only (SageMaker names the streams)",
+            "EndpointMetrics": "cloudwatch:PutMetricData has no resource type; limited by a namespace condition",
+            "EcrAuthorization": "ecr:GetAuthorizationToken has no resource type",
+            "ReadModelArtifact": "read of the model artifact prefix only",
+        }
+        policy = self.policy.node.default_child
+        assert policy is not None
+        for statement in statements:
+            for resource in statement.resources:
+                if "*" in nag_text(self, resource) and statement.sid in reasons:
+                    acknowledge_iam5_resource(policy, resource, reasons[statement.sid])
+
+    @staticmethod
+    def _model_statements(stack: Stack, model: ModelProps) -> list[iam.PolicyStatement]:
+        statements: list[iam.PolicyStatement] = []
+        match = _ECR_IMAGE.match(model.image)
+        if match:
+            region = stack.region if match["region"] == "${AWS::Region}" else match["region"]
+            statements += [
+                iam.PolicyStatement(
+                    sid="PullModelImage",
+                    actions=[
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchCheckLayerAvailability",
+                    ],
+                    resources=[
+                        stack.format_arn(
+                            service="ecr",
+                            region=region,
+                            account=match["account"],
+                            resource="repository",
+                            resource_name=match["repository"],
+                        )
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="EcrAuthorization",
+                    actions=["ecr:GetAuthorizationToken"],
+                    resources=["*"],  # GetAuthorizationToken has no resource type
+                ),
+            ]
+        if model.model_data_url:
+            url = _S3_URL.match(model.model_data_url)
+            if url:
+                key = url["key"] + ("*" if url["key"].endswith("/") else "")
+                statements.append(
+                    iam.PolicyStatement(
+                        sid="ReadModelArtifact",
+                        actions=["s3:GetObject"],
+                        resources=[f"arn:{stack.partition}:s3:::{url['bucket']}/{key}"],
+                    )
+                )
+        return statements

@@ -1,0 +1,76 @@
+"""Facts shared by the constructs, the Lambda runtime and the client: one home each.
+
+Environment variable names (the constructs set them, the runtime reads them), the results table's
+schema, the Lambda runtime the asset is built for, the service and metrics names, and the KMS actions
+each kind of key user needs.
+
+This module imports nothing on purpose: the CDK app, the Lambda function and the client all import it
+without pulling in each other's dependencies.
+"""
+
+from __future__ import annotations
+
+# --- Service identity ----------------------------------------------------------------------------------
+#: Powertools service name (logs, traces) and the EventBridge ``Source`` of published results.
+SERVICE_NAME = "sagemaker-async-results"
+#: CloudWatch metrics namespace of the runtime (``POWERTOOLS_METRICS_NAMESPACE``).
+METRICS_NAMESPACE = "SageMakerAsyncResults"
+
+# --- Lambda function -----------------------------------------------------------------------------------
+#: Handler string of the result-handler functions (a module inside the code asset).
+LAMBDA_HANDLER = "sagemaker_async_results.runtime.entrypoint.handler"
+#: Python version of the Lambda runtime; the asset's wheels are chosen for it (``python3.14``).
+LAMBDA_PYTHON_VERSION = "3.14"
+#: Wheel platform of the Lambda architecture (arm64).
+LAMBDA_WHEEL_PLATFORM = "manylinux2014_aarch64"
+
+# --- Results table (result records and idempotency records share it) ------------------------------------
+#: Partition key attribute (string).
+TABLE_PARTITION_KEY = "pk"
+#: TTL attribute (epoch seconds).
+TABLE_TTL_ATTRIBUTE = "expiresAt"
+#: ``pk`` of an inference's result record is this prefix + the inference ID.
+RESULT_KEY_PREFIX = "result#"
+#: ``pk`` prefix of the runtime's exactly-once records (Powertools idempotency).
+IDEMPOTENCY_KEY_PREFIX = "idempotency#result"
+#: Result record attribute holding a response that the notification carried inline (binary).
+INLINE_BODY_ATTRIBUTE = "inlineBody"
+
+
+def result_key(inference_id: str) -> str:
+    """The ``pk`` of the result record of ``inference_id``."""
+    return f"{RESULT_KEY_PREFIX}{inference_id}"
+
+
+# --- KMS actions per kind of key user ------------------------------------------------------------------
+#: A principal that reads and writes encrypted data (functions, the SageMaker execution role).
+KMS_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+#: An AWS service that publishes or delivers encrypted messages (SNS, CloudWatch, S3 events).
+KMS_SERVICE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
+# --- Environment variables of the result-handler functions ---------------------------------------------
+
+#: Name of the bucket holding inputs, outputs and failures.
+RESULTS_BUCKET = "RESULTS_BUCKET"
+#: Comma-separated ``s3://bucket/prefix/`` locations the function may read. Anything else is refused.
+READABLE_LOCATIONS = "READABLE_LOCATIONS"
+#: DynamoDB table for result records and idempotency records (partition key ``pk``, TTL ``expiresAt``).
+RESULTS_TABLE = "RESULTS_TABLE"
+#: Days a result record is kept before DynamoDB's TTL removes it.
+RESULT_TTL_DAYS = "RESULT_TTL_DAYS"
+#: Payloads larger than this many bytes are never read whole into memory (handed over by reference).
+MAX_PAYLOAD_BYTES = "MAX_PAYLOAD_BYTES"
+#: Comma-separated plugin modules or packages holding user result handlers (default ``handlers``).
+HANDLER_MODULES = "HANDLER_MODULES"
+#: ``direct`` (SNS -> Lambda) or ``buffered`` (SNS -> SQS -> Lambda); informational, the event shape decides.
+DELIVERY_MODE = "DELIVERY_MODE"
+#: Built-in destinations; empty or absent means switched off.
+RESULT_STORE_ENABLED = "RESULT_STORE_ENABLED"  # "true" / "false"
+EVENT_BUS_NAME = "EVENT_BUS_NAME"
+RESULTS_QUEUE_URL = "RESULTS_QUEUE_URL"
+STEP_FUNCTIONS_CALLBACK_ENABLED = "STEP_FUNCTIONS_CALLBACK_ENABLED"  # "true" / "false"
+#: Seconds a duplicate of an already routed result is recognised (default 86400: covers Lambda's 6 h
+#: async retries and SNS redelivery). Only used when ``RESULTS_TABLE`` is set.
+IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
+#: Records of one SQS batch routed concurrently (default 10; 1 routes them one after the other).
+BATCH_CONCURRENCY = "BATCH_CONCURRENCY"

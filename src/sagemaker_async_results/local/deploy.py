@@ -1,0 +1,248 @@
+"""Deploy a synthesized stack from ``cdk.out`` into the emulator's CloudFormation, as ``cdk deploy`` does.
+
+Steps: read the cloud assembly manifest, bootstrap the environment (asset bucket and the bootstrap
+version parameter, like ``cdk bootstrap``), publish the file assets named in ``<stack>.assets.json``
+(zipping directories), create the stack, then fill the gaps of the emulator that the README lists:
+moto's CloudFormation does not create ``AWS::SNS::Subscription`` resources, so the template's
+subscriptions are created through the SNS API with the same properties.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sagemaker_async_results.local.emulator import AwsTarget
+
+logger = logging.getLogger(__name__)
+
+#: The default synthesizer's qualifier and the bootstrap version it checks.
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION = "30"
+
+
+class DeployError(RuntimeError):
+    """The stack could not be deployed; the message says which step and what the emulator answered."""
+
+
+@dataclass
+class DeployedStack:
+    """A deployed stack: its outputs, its resources by logical ID, and the template they came from."""
+
+    name: str
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]
+    template: dict[str, Any]
+    #: Lambda-protocol subscriptions (topic ARN, function logical ID, subscription properties) that the
+    #: local run delivers itself; see :mod:`sagemaker_async_results.local.event_sources`.
+    lambda_subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    skipped_subscriptions: list[str] = field(default_factory=list)
+    #: Published file assets: S3 object key -> the folder or file it was made from.
+    asset_sources: dict[str, Path] = field(default_factory=dict)
+
+    def code_path(self, logical_id: str) -> Path | None:
+        """The asset folder of a Lambda function's code (found by its S3 key, as ``cdk deploy`` uploads it)."""
+        code = self.template["Resources"][logical_id]["Properties"].get("Code", {})
+        key = code.get("S3Key")
+        return self.asset_sources.get(key) if isinstance(key, str) else None
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template.get("Resources", {}).items()
+            if resource.get("Type") == resource_type
+        }
+
+
+def find_stack_artifact(cdk_out: Path, stack_name: str | None = None) -> tuple[str, dict[str, Any]]:
+    manifest = json.loads((cdk_out / "manifest.json").read_text())
+    stacks = {
+        name: artifact
+        for name, artifact in manifest.get("artifacts", {}).items()
+        if artifact.get("type") == "aws:cloudformation:stack"
+    }
+    if not stacks:
+        raise DeployError(f"{cdk_out} holds no stack; run `cdk synth` first")
+    if stack_name is None:
+        if len(stacks) != 1:
+            raise DeployError(f"several stacks in {cdk_out}: {sorted(stacks)}; name one")
+        stack_name = next(iter(stacks))
+    if stack_name not in stacks:
+        raise DeployError(f"stack {stack_name!r} not in {cdk_out}; found {sorted(stacks)}")
+    artifact = stacks[stack_name]
+    artifact["_assets_file"] = next(
+        (
+            manifest["artifacts"][dep]["properties"]["file"]
+            for dep in artifact.get("dependencies", [])
+            if manifest["artifacts"].get(dep, {}).get("type") == "cdk:asset-manifest"
+        ),
+        None,
+    )
+    return stack_name, artifact
+
+
+def _substitute(text: str, account: str, region: str) -> str:
+    return (
+        text.replace("${AWS::AccountId}", account)
+        .replace("${AWS::Region}", region)
+        .replace("${AWS::Partition}", "aws")
+    )
+
+
+def _zip_directory(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo(str(path.relative_to(directory)), date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+class LocalDeployer:
+    """Deploys cloud assembly stacks into an AWS-compatible endpoint (the emulator by default)."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.target = target
+        self._cfn = target.client("cloudformation")
+        self._s3 = target.client("s3")
+        self._sns = target.client("sns")
+        self._ssm = target.client("ssm")
+        self.account = target.client("sts").get_caller_identity()["Account"]
+
+    def bootstrap(self) -> None:
+        """What ``cdk bootstrap`` provides to the default synthesizer: the asset bucket and version."""
+        bucket = f"cdk-{BOOTSTRAP_QUALIFIER}-assets-{self.account}-{self.target.region}"
+        with contextlib.suppress(self._s3.exceptions.BucketAlreadyOwnedByYou):
+            self._s3.create_bucket(Bucket=bucket)
+        self._ssm.put_parameter(
+            Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version",
+            Value=BOOTSTRAP_VERSION,
+            Type="String",
+            Overwrite=True,
+        )
+
+    def publish_assets(self, cdk_out: Path, assets_file: str | None) -> dict[str, Path]:
+        """Upload every file asset to its destination; returns object key -> source path."""
+        if assets_file is None:
+            return {}
+        manifest = json.loads((cdk_out / assets_file).read_text())
+        published: dict[str, Path] = {}
+        for asset_id, asset in manifest.get("files", {}).items():
+            source = cdk_out / asset["source"]["path"]
+            if asset["source"].get("packaging") == "zip" or source.is_dir():
+                body = _zip_directory(source)
+            else:
+                body = source.read_bytes()
+            for destination in asset["destinations"].values():
+                bucket = _substitute(destination["bucketName"], self.account, self.target.region)
+                key = _substitute(destination["objectKey"], self.account, self.target.region)
+                self._s3.put_object(Bucket=bucket, Key=key, Body=body)
+                published[key] = source
+            logger.info("published asset %s (%d bytes)", asset_id, len(body))
+        if manifest.get("dockerImages"):
+            raise DeployError(
+                "the stack has Docker image assets; the local run cannot build them (no Docker)"
+            )
+        return published
+
+    def deploy(self, cdk_out: Path, stack_name: str | None = None, timeout: float = 120) -> DeployedStack:
+        stack_name, artifact = find_stack_artifact(cdk_out, stack_name)
+        template = json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text())
+        self.bootstrap()
+        assets = self.publish_assets(cdk_out, artifact["_assets_file"])
+        try:
+            self._cfn.create_stack(
+                StackName=stack_name,
+                TemplateBody=json.dumps(template),
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            )
+        except Exception as error:
+            raise DeployError(f"create_stack {stack_name} failed: {error}") from error
+        self._wait(stack_name, timeout)
+        stack = self._cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        physical_ids = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in self._cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+        }
+        deployed = DeployedStack(stack_name, outputs, physical_ids, template, asset_sources=assets)
+        self._create_subscriptions(deployed)
+        return deployed
+
+    def _wait(self, stack_name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self._cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+            if status.endswith("_COMPLETE") and "ROLLBACK" not in status:
+                return
+            if status.endswith("FAILED") or "ROLLBACK" in status:
+                events = self._cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+                reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events[:10]]
+                raise DeployError(f"stack {stack_name} ended in {status}: {reasons}")
+            if time.monotonic() > deadline:
+                raise DeployError(f"stack {stack_name} still {status} after {timeout}s")
+            time.sleep(0.2)
+
+    # -- gaps of the emulator -------------------------------------------------------------------------
+    def resolve(self, value: Any, deployed: DeployedStack) -> Any:
+        """Resolve the intrinsics a subscription uses (``Ref`` and ``Fn::GetAtt`` ``Arn``)."""
+        if isinstance(value, dict) and "Ref" in value:
+            return deployed.physical_ids[value["Ref"]]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            resource_type = deployed.template["Resources"][logical_id]["Type"]
+            physical = deployed.physical_ids[logical_id]
+            if attribute != "Arn":
+                raise DeployError(f"cannot resolve {logical_id}.{attribute} locally")
+            return self._arn(resource_type, physical)
+        return value
+
+    def _arn(self, resource_type: str, physical_id: str) -> str:
+        region, account = self.target.region, self.account
+        if resource_type == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{region}:{account}:{physical_id.rstrip('/').rsplit('/', 1)[-1]}"
+        if resource_type == "AWS::Lambda::Function":
+            return f"arn:aws:lambda:{region}:{account}:function:{physical_id}"
+        if physical_id.startswith("arn:"):
+            return physical_id
+        raise DeployError(f"no local ARN rule for {resource_type} {physical_id}")
+
+    def _create_subscriptions(self, deployed: DeployedStack) -> None:
+        for logical_id, resource in deployed.resources_of_type("AWS::SNS::Subscription").items():
+            props = resource["Properties"]
+            topic_arn = self.resolve(props["TopicArn"], deployed)
+            protocol = props["Protocol"]
+            if protocol == "lambda":
+                deployed.lambda_subscriptions.append(
+                    {"logicalId": logical_id, "topicArn": topic_arn, "function": props["Endpoint"], **props}
+                )
+                continue
+            if protocol != "sqs":
+                # email/https endpoints are outside this machine: the local run never sends to them.
+                logger.warning("skipping %s subscription %s in the local run", protocol, logical_id)
+                deployed.skipped_subscriptions.append(logical_id)
+                continue
+            attributes = {"RawMessageDelivery": str(props.get("RawMessageDelivery", False)).lower()}
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(
+                    {k: self.resolve(v, deployed) for k, v in props["RedrivePolicy"].items()}
+                )
+            if "FilterPolicy" in props:
+                attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
+            response = self._sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol=protocol,
+                Endpoint=self.resolve(props["Endpoint"], deployed),
+                Attributes=attributes,
+                ReturnSubscriptionArn=True,
+            )
+            deployed.physical_ids[logical_id] = response["SubscriptionArn"]

@@ -1,0 +1,202 @@
+"""One object that stands up the whole local run and tears it down.
+
+``LocalEnvironment`` = embedded AWS (moto server) + the stack deployed from ``cdk.out`` + the async endpoint
+simulator + one local Lambda runtime per deployed function + the event sources that deliver the emulator's
+SNS messages to them + the gateway that serves ``InvokeEndpointAsync`` and Lambda ``Invoke`` to boto3.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sagemaker_async_results.client.client import AsyncInferenceClient, StackResources
+from sagemaker_async_results.local.deploy import DeployedStack, LocalDeployer
+from sagemaker_async_results.local.emulator import AwsTarget, embedded_aws
+from sagemaker_async_results.local.event_sources import EventSource, Poller, SnsTapSource, SqsEventSource
+from sagemaker_async_results.local.gateway import Gateway
+from sagemaker_async_results.local.lambda_runtime import FunctionSpec, LocalFunction
+from sagemaker_async_results.local.model import Model, sentiment_model
+from sagemaker_async_results.local.simulator import AsyncEndpointSimulator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalEnvironment:
+    """Context manager: ``with LocalEnvironment(cdk_out) as env: env.client().invoke(...)``."""
+
+    cdk_out: Path
+    stack_name: str | None = None
+    model: Model = sentiment_model
+    log_dir: Path = Path(".build/local-logs")
+    #: ``None`` starts the embedded emulator; a target points the run at another AWS-compatible endpoint.
+    target: AwsTarget | None = None
+    deployed: DeployedStack = field(init=False)
+    functions: dict[str, LocalFunction] = field(init=False, default_factory=dict)
+    sources: list[EventSource] = field(init=False, default_factory=list)
+    simulator: AsyncEndpointSimulator = field(init=False)
+    gateway: Gateway = field(init=False)
+    _stack: ExitStack = field(init=False, default_factory=ExitStack)
+
+    def __enter__(self) -> LocalEnvironment:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # moto warns once per resource type its CloudFormation skips; the README lists them instead.
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    def _start(self) -> None:
+        base = self.target or self._stack.enter_context(embedded_aws())
+        deployer = LocalDeployer(base)
+        self.deployed = deployer.deploy(self.cdk_out, self.stack_name)
+        self.simulator = AsyncEndpointSimulator(
+            s3=base.client("s3"),
+            sns=base.client("sns"),
+            sagemaker=base.client("sagemaker"),
+            model=self.model,
+            region=base.region,
+        )
+        self._stack.callback(self.simulator.close)
+        self._start_functions(base)
+        self.gateway = Gateway(self.simulator, self.functions).start()
+        self._stack.callback(self.gateway.stop)
+        self.target = base.with_service_endpoints(
+            {"sagemaker-runtime": self.gateway.url, "lambda": self.gateway.url}
+        )
+        self._start_event_sources(base, deployer)
+        poller = Poller(self.sources).start()
+        self._stack.callback(poller.stop)
+        self.simulator.start_endpoint(self.deployed.outputs["EndpointName"])
+
+    # -- functions --------------------------------------------------------------------------------------
+    def _start_functions(self, base: AwsTarget) -> None:
+        lambda_client = base.client("lambda")
+        for logical_id in self.deployed.resources_of_type("AWS::Lambda::Function"):
+            name = self.deployed.physical_ids[logical_id]
+            configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
+            code_dir = self.deployed.code_path(logical_id)
+            if code_dir is None:
+                logger.warning("function %s has no file asset; not run locally", logical_id)
+                continue
+            spec = FunctionSpec(
+                name=name,
+                arn=configuration["FunctionArn"],
+                handler=configuration["Handler"],
+                environment=configuration.get("Environment", {}).get("Variables", {}),
+                code_dir=code_dir.resolve(),
+                timeout_seconds=int(configuration.get("Timeout", 60)),
+                memory_mb=int(configuration.get("MemorySize", 512)),
+            )
+            function = LocalFunction(spec, base.environment(), self.log_dir)
+            self._stack.callback(function.close)
+            self.functions[name] = function
+
+    def function_for(self, reference: Any) -> LocalFunction:
+        """The local function a template reference (``Ref`` / ``GetAtt ... Arn`` / name) points at."""
+        if isinstance(reference, dict):
+            return self.functions[self.deployed.physical_ids[self._function_logical_id(reference)]]
+        return self.functions[str(reference).rsplit(":", 1)[-1]]
+
+    # -- event sources ------------------------------------------------------------------------------------
+    def _start_event_sources(self, base: AwsTarget, deployer: LocalDeployer) -> None:
+        sqs = base.client("sqs")
+        lambda_client = base.client("lambda")
+        deployed = self.deployed
+        # Buffered mode: the template's SQS event source mappings. moto would try to run the function
+        # itself (it needs Docker), so its mappings are disabled and polled here instead.
+        for mapping in lambda_client.list_event_source_mappings()["EventSourceMappings"]:
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+        for logical_id, resource in deployed.resources_of_type("AWS::Lambda::EventSourceMapping").items():
+            props = resource["Properties"]
+            queue_arn = deployer.resolve(props["EventSourceArn"], deployed)
+            queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+            self.sources.append(
+                SqsEventSource(
+                    sqs=sqs,
+                    queue_url=queue_url,
+                    queue_arn=queue_arn,
+                    function=self.function_for(props["FunctionName"]),
+                    batch_size=int(props.get("BatchSize", 10)),
+                    batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in props.get("FunctionResponseTypes", []),
+                    region=base.region,
+                )
+            )
+            logger.info("polling %s for %s", queue_url, logical_id)
+        # Direct mode: SNS -> Lambda. The emulator's SNS delivers into a tap queue (non-raw), and each
+        # envelope becomes the event Lambda would build, with Lambda's asynchronous retries.
+        invoke_configs = {
+            self._function_logical_id(r["Properties"]["FunctionName"]): r["Properties"]
+            for r in deployed.resources_of_type("AWS::Lambda::EventInvokeConfig").values()
+        }
+        sns = base.client("sns")
+        for subscription in deployed.lambda_subscriptions:
+            function = self.function_for(subscription["function"])
+            tap = sqs.create_queue(QueueName=f"local-tap-{subscription['logicalId']}"[:80])["QueueUrl"]
+            tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            arn = sns.subscribe(
+                TopicArn=subscription["topicArn"],
+                Protocol="sqs",
+                Endpoint=tap_arn,
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+            config = invoke_configs.get(self._function_logical_id(subscription["function"]), {})
+            on_failure = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            on_failure_url = None
+            if on_failure is not None:
+                on_failure_arn = deployer.resolve(on_failure, deployed)
+                on_failure_url = sqs.get_queue_url(QueueName=on_failure_arn.rsplit(":", 1)[-1])["QueueUrl"]
+            self.sources.append(
+                SnsTapSource(
+                    sqs=sqs,
+                    tap_queue_url=tap,
+                    subscription_arn=arn,
+                    function=function,
+                    max_retry_attempts=int(config.get("MaximumRetryAttempts", 2)),
+                    on_failure_queue_url=on_failure_url,
+                )
+            )
+
+    @staticmethod
+    def _function_logical_id(reference: Any) -> str:
+        if isinstance(reference, dict):
+            return str(reference.get("Ref") or reference["Fn::GetAtt"][0])
+        return str(reference)
+
+    # -- clients ----------------------------------------------------------------------------------------
+    @property
+    def resources(self) -> StackResources:
+        return StackResources.from_outputs(self.deployed.outputs)
+
+    def client(self) -> AsyncInferenceClient:
+        assert self.target is not None
+        return AsyncInferenceClient(
+            self.resources,
+            s3=self.target.client("s3"),
+            sagemaker_runtime=self.target.client("sagemaker-runtime"),
+            dynamodb=self.target.client("dynamodb"),
+            lambda_client=self.target.client("lambda"),
+            sqs=self.target.client("sqs"),
+        )

@@ -1,0 +1,344 @@
+"""An asynchronous inference endpoint that behaves like SageMaker's, for the local run.
+
+moto stores endpoints and their configs but its ``InvokeEndpointAsync`` ignores the config and publishes
+nothing. This simulator reads the deployed endpoint config and does what SageMaker does: queue the
+request, run the model with bounded concurrency, write the output (or the error) to S3 with SageMaker's
+naming, and publish the ``InferenceResult`` notification to the success or error topic.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sagemaker_async_results.client.client import split_s3_uri
+from sagemaker_async_results.local.model import Model, ModelError, ModelOutput
+
+logger = logging.getLogger(__name__)
+
+#: SageMaker includes a response in the notification only up to this size.
+INLINE_RESPONSE_LIMIT = 128 * 1024
+#: Inline request bodies (``Body``) are accepted up to this size.
+INLINE_REQUEST_LIMIT = 128_000
+_VISIBLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
+
+
+class EndpointValidationError(ValueError):
+    """The request breaks a documented InvokeEndpointAsync limit (SageMaker answers 400)."""
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """What the simulator honours of a deployed endpoint config."""
+
+    endpoint_name: str
+    output_path: str
+    failure_path: str | None
+    success_topic: str | None
+    error_topic: str | None
+    include_response_in: frozenset[str]
+    max_concurrency: int
+    kms_key_id: str | None = None
+
+    @classmethod
+    def from_endpoint(cls, sagemaker: Any, endpoint_name: str) -> EndpointSettings:
+        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        async_config = config.get("AsyncInferenceConfig")
+        if not async_config:
+            raise EndpointValidationError(f"endpoint {endpoint_name} has no AsyncInferenceConfig")
+        output = async_config["OutputConfig"]
+        notification = output.get("NotificationConfig", {})
+        per_instance = async_config.get("ClientConfig", {}).get("MaxConcurrentInvocationsPerInstance", 4)
+        instances = sum(int(v.get("InitialInstanceCount", 1)) for v in config["ProductionVariants"])
+        return cls(
+            endpoint_name=endpoint_name,
+            output_path=output["S3OutputPath"].rstrip("/"),
+            failure_path=output.get("S3FailurePath", "").rstrip("/") or None,
+            success_topic=notification.get("SuccessTopic"),
+            error_topic=notification.get("ErrorTopic"),
+            include_response_in=frozenset(notification.get("IncludeInferenceResponseIn", [])),
+            max_concurrency=max(1, int(per_instance) * max(1, instances)),
+            kms_key_id=output.get("KmsKeyId"),
+        )
+
+
+@dataclass
+class Invocation:
+    endpoint: EndpointSettings
+    inference_id: str
+    input_location: str | None
+    inline_body: bytes | None
+    content_type: str
+    accept: str | None
+    custom_attributes: str | None
+    ttl_seconds: int
+    timeout_seconds: int
+    output_location: str
+    failure_location: str | None
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class AsyncEndpointSimulator:
+    """Serves ``InvokeEndpointAsync`` for the endpoints deployed in the emulator.
+
+    Parameters
+    ----------
+    s3, sns, sagemaker:
+        boto3 clients (injectable; the local run points them at the emulator).
+    model:
+        The callable run for each request (see :mod:`sagemaker_async_results.local.model`).
+    """
+
+    def __init__(self, *, s3: Any, sns: Any, sagemaker: Any, model: Model, region: str = "us-east-1") -> None:
+        self._s3, self._sns, self._sagemaker, self._model = s3, sns, sagemaker, model
+        self._region = region
+        self._endpoints: dict[str, EndpointSettings] = {}
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._futures: list[Future[None]] = []
+        self._lock = threading.Lock()
+        self.outcomes: Counter[str] = Counter()
+        #: ``time.perf_counter()`` when each inference's output (or error) object was written, for benchmarks.
+        self.written_at: dict[str, float] = {}
+
+    # -- endpoint lifecycle -------------------------------------------------------------------------
+    def start_endpoint(self, endpoint_name: str) -> EndpointSettings:
+        """Load the deployed config and send the ``TestNotification`` SageMaker sends on creation."""
+        settings = EndpointSettings.from_endpoint(self._sagemaker, endpoint_name)
+        self._endpoints[endpoint_name] = settings
+        self._pools[endpoint_name] = ThreadPoolExecutor(
+            max_workers=settings.max_concurrency, thread_name_prefix=f"endpoint-{endpoint_name}"
+        )
+        test = {"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"}
+        for topic in {settings.success_topic, settings.error_topic} - {None}:
+            self._sns.publish(TopicArn=topic, Message=json.dumps(test))
+        return settings
+
+    def endpoint(self, endpoint_name: str) -> EndpointSettings:
+        try:
+            return self._endpoints[endpoint_name]
+        except KeyError:
+            raise EndpointValidationError(
+                f"Endpoint {endpoint_name} not found; started endpoints: {sorted(self._endpoints)}"
+            ) from None
+
+    # -- the API ------------------------------------------------------------------------------------
+    def invoke_endpoint_async(
+        self,
+        *,
+        EndpointName: str,
+        InputLocation: str | None = None,
+        Body: bytes | None = None,
+        ContentType: str = "application/octet-stream",
+        Accept: str | None = None,
+        CustomAttributes: str | None = None,
+        InferenceId: str | None = None,
+        RequestTTLSeconds: int = 21600,
+        InvocationTimeoutSeconds: int = 900,
+        Filename: str | None = None,
+        S3OutputPathExtension: str | None = None,
+    ) -> dict[str, str]:
+        endpoint = self.endpoint(EndpointName)
+        problems = []
+        if (InputLocation is None) == (Body is None):
+            problems.append("exactly one of InputLocation and Body is required")
+        if InputLocation is not None:
+            try:
+                split_s3_uri(InputLocation)
+            except ValueError:
+                problems.append(f"InputLocation must be s3://bucket/key, got {InputLocation!r}")
+        if Body is not None and len(Body) > INLINE_REQUEST_LIMIT:
+            problems.append(f"Body is {len(Body)} bytes, at most {INLINE_REQUEST_LIMIT} expected")
+        if InferenceId is not None and not 1 <= len(InferenceId) <= 64:
+            problems.append(f"InferenceId must be 1-64 characters, got {len(InferenceId)}")
+        if CustomAttributes is not None and (
+            len(CustomAttributes) > 1024 or not _VISIBLE_ASCII.match(CustomAttributes)
+        ):
+            problems.append("CustomAttributes must be at most 1024 visible US-ASCII characters")
+        if not 60 <= int(RequestTTLSeconds) <= 21600:
+            problems.append(f"RequestTTLSeconds must be 60-21600, got {RequestTTLSeconds}")
+        if not 1 <= int(InvocationTimeoutSeconds) <= 3600:
+            problems.append(f"InvocationTimeoutSeconds must be 1-3600, got {InvocationTimeoutSeconds}")
+        if problems:
+            raise EndpointValidationError("; ".join(problems))
+
+        inference_id = InferenceId or str(uuid.uuid4())
+        name = Filename or f"{inference_id}.out"
+        extension = f"/{S3OutputPathExtension.strip('/')}" if S3OutputPathExtension else ""
+        output_location = f"{endpoint.output_path}{extension}/{name}"
+        failure_location = (
+            f"{endpoint.failure_path}{extension}/{inference_id}-error.out" if endpoint.failure_path else None
+        )
+        invocation = Invocation(
+            endpoint=endpoint,
+            inference_id=inference_id,
+            input_location=InputLocation,
+            inline_body=Body,
+            content_type=ContentType,
+            accept=Accept,
+            custom_attributes=CustomAttributes,
+            ttl_seconds=int(RequestTTLSeconds),
+            timeout_seconds=int(InvocationTimeoutSeconds),
+            output_location=output_location,
+            failure_location=failure_location,
+        )
+        future = self._pools[EndpointName].submit(self._process, invocation)
+        with self._lock:
+            self._futures.append(future)
+        response = {"InferenceId": inference_id, "OutputLocation": output_location}
+        if failure_location:
+            response["FailureLocation"] = failure_location
+        return response
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until every accepted request has been processed (or expired)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            futures = list(self._futures)
+        for future in futures:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            future.result(timeout=remaining)
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- processing ---------------------------------------------------------------------------------
+    def _process(self, invocation: Invocation) -> None:
+        queued = (datetime.now(UTC) - invocation.received_at).total_seconds()
+        if queued > invocation.ttl_seconds:
+            # SageMaker counts these in ExpiredRequests; no notification is documented, so none is sent.
+            self._count("expired")
+            logger.warning("request %s expired in the queue after %.1fs", invocation.inference_id, queued)
+            return
+        try:
+            body = self._read_input(invocation)
+            output = self._run_model(invocation, body)
+        except TimeoutError:
+            self._count("expired")
+            logger.warning("request %s exceeded InvocationTimeoutSeconds", invocation.inference_id)
+            return
+        except ModelError as error:
+            self._fail(invocation, error)
+            return
+        except Exception as error:  # input missing, model crashed: SageMaker reports a failure too
+            self._fail(invocation, ModelError(500, json.dumps({"message": str(error)}).encode()), str(error))
+            return
+        self._succeed(invocation, output)
+
+    def _read_input(self, invocation: Invocation) -> bytes:
+        if invocation.inline_body is not None:
+            return invocation.inline_body
+        assert invocation.input_location is not None
+        bucket, key = split_s3_uri(invocation.input_location)
+        return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def _run_model(self, invocation: Invocation, body: bytes) -> ModelOutput:
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["output"] = self._model(body, invocation.content_type, invocation.custom_attributes)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=call, daemon=True, name=f"model-{invocation.inference_id}")
+        worker.start()
+        worker.join(invocation.timeout_seconds)
+        if worker.is_alive():
+            raise TimeoutError(invocation.inference_id)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["output"]
+
+    def _succeed(self, invocation: Invocation, output: ModelOutput) -> None:
+        self._put(invocation.output_location, output.body, output.content_type, invocation.endpoint)
+        self.written_at[invocation.inference_id] = time.perf_counter()
+        message = self._message(invocation, "Completed")
+        message["responseParameters"] = {
+            "contentType": output.content_type,
+            "outputLocation": invocation.output_location,
+        }
+        self._inline(message, output.body, "SUCCESS_NOTIFICATION_TOPIC", invocation.endpoint)
+        self._publish(invocation.endpoint.success_topic, message)
+        self._count("completed")
+
+    def _fail(self, invocation: Invocation, error: ModelError, detail: str | None = None) -> None:
+        message = self._message(invocation, "Failed")
+        message["failureReason"] = (detail and f"ClientError: {detail}") or (
+            f"ClientError: Received server error ({error.status}) from model. "
+            "See the SageMaker Endpoint logs in your account for more information."
+        )
+        if invocation.failure_location:
+            self._put(invocation.failure_location, error.body, error.content_type, invocation.endpoint)
+            self.written_at[invocation.inference_id] = time.perf_counter()
+            message["responseParameters"] = {
+                "contentType": error.content_type,
+                "failureLocation": invocation.failure_location,
+            }
+        self._inline(message, error.body, "ERROR_NOTIFICATION_TOPIC", invocation.endpoint)
+        self._publish(invocation.endpoint.error_topic, message)
+        self._count("failed")
+
+    def _message(self, invocation: Invocation, status: str) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "contentType": invocation.content_type,
+            "endpointName": invocation.endpoint.endpoint_name,
+        }
+        if invocation.input_location:
+            request["inputLocation"] = invocation.input_location
+        if invocation.accept:
+            request["accept"] = invocation.accept
+        if invocation.custom_attributes:
+            request["customAttributes"] = invocation.custom_attributes
+        return {
+            "awsRegion": self._region,
+            "eventTime": _iso(datetime.now(UTC)),
+            "receivedTime": _iso(invocation.received_at),
+            "invocationStatus": status,
+            "requestParameters": request,
+            "inferenceId": invocation.inference_id,
+            "eventVersion": "1.0",
+            "eventSource": "aws:sagemaker",
+            "eventName": "InferenceResult",
+        }
+
+    @staticmethod
+    def _inline(message: dict[str, Any], body: bytes, topic_kind: str, endpoint: EndpointSettings) -> None:
+        if topic_kind in endpoint.include_response_in and len(body) <= INLINE_RESPONSE_LIMIT:
+            message["responseBody"] = {
+                "content": base64.b64encode(body).decode(),
+                "encoding": "BASE64",
+                "message": "",
+            }
+
+    def _put(self, location: str, body: bytes, content_type: str, endpoint: EndpointSettings) -> None:
+        bucket, key = split_s3_uri(location)
+        extra: dict[str, str] = {}
+        if endpoint.kms_key_id:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": endpoint.kms_key_id}
+        self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+
+    def _publish(self, topic: str | None, message: dict[str, Any]) -> None:
+        if topic is None:
+            self._count("unnotified")
+            return
+        self._sns.publish(TopicArn=topic, Message=json.dumps(message))
+
+    def _count(self, outcome: str) -> None:
+        with self._lock:
+            self.outcomes[outcome] += 1

@@ -1,0 +1,432 @@
+"""The resolver: :class:`ResultsApp` turns a Lambda event into routed results.
+
+Per record: parse the envelope -> validate the notification -> (test notification: log, ignore)
+-> exactly-once guard (Powertools idempotency, key = inference ID + status) -> check and stat the
+payload location -> result store -> user handlers -> notify-once destinations.
+
+Failure behaviour follows the event shape (docs/ARCHITECTURE.md): an SQS event returns a partial
+batch response (``batchItemFailures``); an SNS event or a bare notification raises after every
+record was tried, so Lambda retries and finally sends the event to its on-failure destination.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from sagemaker_async_results.contract import (
+    IDEMPOTENCY_KEY_PREFIX,
+    TABLE_PARTITION_KEY,
+    TABLE_TTL_ATTRIBUTE,
+)
+from sagemaker_async_results.runtime.clients import Clients
+from sagemaker_async_results.runtime.destinations import Destination, build_destinations
+from sagemaker_async_results.runtime.envelopes import (
+    detect,
+    parse_message,
+    sns_record_message,
+    unwrap_sqs_body,
+)
+from sagemaker_async_results.runtime.errors import (
+    ConfigurationError,
+    DuplicateInProgressError,
+    HandlerError,
+    PayloadNotFoundError,
+    RecordsFailedError,
+    ResultError,
+)
+from sagemaker_async_results.runtime.models import InferenceResultNotification, TestNotification
+from sagemaker_async_results.runtime.observability import emit, logger, tracer
+from sagemaker_async_results.runtime.payloads import LocationGuard, Payload, aws_error, decode_inline
+from sagemaker_async_results.runtime.result import InferenceResult
+from sagemaker_async_results.runtime.router import Route, Router
+from sagemaker_async_results.runtime.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one record (returned by direct-mode invocations, useful in tests)."""
+
+    inference_id: str | None
+    outcome: Literal["routed", "duplicate", "test"]
+    routed_to: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inferenceId": self.inference_id, "outcome": self.outcome, "routedTo": self.routed_to}
+
+
+def load_routers(module_names: Iterable[str]) -> list[Router]:
+    """Import plugin modules and collect their module-level ``router``.
+
+    A package name loads the package's own ``router`` (if any) and then every module in it,
+    alphabetically (``pkgutil``); a module name loads that module, which must define ``router``.
+    Import errors are configuration errors: the invocation fails loudly instead of dropping results.
+    """
+    routers: list[Router] = []
+    problems: list[str] = []
+    for name in module_names:
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:
+            problems.append(f"{name}: cannot import ({type(exc).__name__}: {exc})")
+            continue
+        found = isinstance(getattr(module, "router", None), Router)
+        if found:
+            routers.append(module.router)
+        if hasattr(module, "__path__"):
+            for info in sorted(pkgutil.iter_modules(module.__path__), key=lambda m: m.name):
+                sub_name = f"{name}.{info.name}"
+                try:
+                    sub = importlib.import_module(sub_name)
+                except Exception as exc:
+                    problems.append(f"{sub_name}: cannot import ({type(exc).__name__}: {exc})")
+                    continue
+                if isinstance(getattr(sub, "router", None), Router):
+                    routers.append(sub.router)
+        elif not found:
+            problems.append(f"{name}: defines no module-level `router = Router()`")
+    if problems:
+        raise ConfigurationError(
+            "cannot load handler plugins: " + "; ".join(problems),
+            received=list(module_names),
+            expected="importable modules/packages whose modules define `router = Router()`",
+        )
+    return routers
+
+
+class ResultsApp:
+    """Routes SageMaker async inference results to user handlers and built-in destinations.
+
+    Parameters
+    ----------
+    settings
+        Configuration; default :meth:`Settings.from_env`.
+    clients
+        AWS clients; default lazily created ones (see :class:`~sagemaker_async_results.runtime.clients.Clients`).
+    routers
+        Routers to include; default: loaded from ``settings.handler_modules``.
+
+    Example
+    -------
+    .. code-block:: python
+
+        app = ResultsApp(settings=Settings(readable_locations=(S3Prefix.parse("s3://b/out/"),)),
+                         clients=Clients(s3=s3), routers=[my_router])
+        app(sns_event([notification(...)]), lambda_context())
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clients: Clients | None = None,
+        routers: Sequence[Router] | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        self.clients = clients if clients is not None else Clients()
+        self.router = Router()
+        for router in routers if routers is not None else load_routers(self.settings.handler_modules):
+            self.router.include_router(router)
+        self.guard = LocationGuard(self.settings.readable_locations)
+        self.before: list[Destination]
+        self.after: list[Destination]
+        self.before, self.after = build_destinations(self.settings, self.clients)
+        self._idempotency_config: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._route_once: Callable[..., dict[str, Any]] = self._build_route_once()
+        self._entry = logger.inject_lambda_context(clear_state=True)(
+            tracer.capture_lambda_handler(self._dispatch)
+        )
+
+    # -- entry --------------------------------------------------------------------------------
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        """The Lambda handler: ``entrypoint.handler`` delegates here."""
+        if self._idempotency_config is not None and hasattr(context, "get_remaining_time_in_millis"):
+            self._idempotency_config.register_lambda_context(context)
+        if context is None:
+            return self._dispatch(event, None)
+        response: dict[str, Any] = self._entry(event, context)
+        return response
+
+    def _dispatch(self, event: Any, context: Any) -> dict[str, Any]:
+        kind = detect(event)
+        if kind == "sqs":
+            return self._handle_sqs(event, context)
+        extractors: list[Callable[[], Any]]
+        if kind == "sns":
+            extractors = [functools.partial(sns_record_message, record) for record in event["Records"]]
+        else:
+            extractors = [lambda: event]
+        outcomes: list[Outcome] = []
+        failures: list[ResultError] = []
+        for extract in extractors:
+            try:
+                outcomes.append(self.process(extract))
+            except ResultError as err:
+                failures.append(err)
+        if len(failures) == 1 and len(extractors) == 1:
+            raise failures[0]
+        if failures:
+            raise RecordsFailedError(failures)
+        return {"results": [o.to_dict() for o in outcomes]}
+
+    def _handle_sqs(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event["Records"]
+        # Records of a batch are independent (SQS standard queues promise no order) and their work is
+        # waiting on AWS calls: route them concurrently, then let Powertools build the partial batch
+        # response from the outcomes, in record order.
+        outcomes = iter(
+            self._process_all([functools.partial(unwrap_sqs_body, r.get("body")) for r in records])
+        )
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+        def record_handler(record: SQSRecord) -> dict[str, Any]:
+            outcome = next(outcomes)
+            if isinstance(outcome, ResultError):
+                raise outcome
+            return outcome.to_dict()
+
+        with processor(records=records, handler=record_handler, lambda_context=context):
+            processor.process()
+        return dict(processor.response())
+
+    def _process_all(self, extractors: Sequence[Callable[[], Any]]) -> list[Outcome | ResultError]:
+        """Process records, up to ``batch_concurrency`` at once; failures are returned, not raised."""
+
+        def run(extract: Callable[[], Any]) -> Outcome | ResultError:
+            try:
+                return self.process(extract)
+            except ResultError as err:
+                return err
+
+        workers = min(self.settings.batch_concurrency, len(extractors))
+        if workers <= 1:
+            return [run(extract) for extract in extractors]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.batch_concurrency, thread_name_prefix="record")
+        outcomes = list(self._pool.map(run, extractors))
+        # The same notification twice in one batch: the copy that met the other in progress is tried
+        # again now that the first is done, so it is recognised as a duplicate instead of retried later.
+        return [
+            run(extract) if isinstance(outcome, DuplicateInProgressError) else outcome
+            for extract, outcome in zip(extractors, outcomes, strict=True)
+        ]
+
+    # -- one record ---------------------------------------------------------------------------
+    def process(self, extract: Callable[[], Any]) -> Outcome:
+        """Process one record; ``extract`` returns its message (raising on a bad envelope).
+
+        Every failure is logged once, structured, and re-raised as a :class:`ResultError`.
+        """
+        inference_id: str | None = None
+        endpoint = ""
+        try:
+            notification = parse_message(extract())
+            if isinstance(notification, TestNotification):
+                logger.info(
+                    "test notification acknowledged and ignored",
+                    extra={"notification": notification.model_dump(by_alias=True)},
+                )
+                emit(self.settings.metrics_namespace, {}, {"TestNotifications": (1, MetricUnit.Count)})
+                return Outcome(None, "test")
+            inference_id = notification.inference_id
+            endpoint = notification.request_parameters.endpoint_name or ""
+            # Thread-local keys: records of a batch may be processed concurrently.
+            logger.thread_safe_append_keys(
+                correlation_id=inference_id,
+                inference_id=inference_id,
+                endpoint_name=endpoint,
+                status=notification.invocation_status,
+            )
+            result = self.build_result(notification)
+            outcome = self._route_idempotently(result)
+            self._emit_result_metrics(result, outcome)
+            return outcome
+        except ResultError as err:
+            err.inference_id = err.inference_id or inference_id
+            logger.error(f"record failed: {err.message}", extra=err.to_log())
+            self._emit_error(endpoint, err.reason)
+            raise
+        except Exception as exc:
+            unexpected = ResultError(
+                f"unexpected {type(exc).__name__}: {exc}",
+                received=repr(exc),
+                expected="no unexpected error",
+                inference_id=inference_id,
+            )
+            logger.exception(f"record failed: {unexpected.message}", extra=unexpected.to_log())
+            self._emit_error(endpoint, unexpected.reason)
+            raise unexpected from exc
+        finally:
+            logger.thread_safe_remove_keys(["correlation_id", "inference_id", "endpoint_name", "status"])
+
+    def build_result(self, notification: InferenceResultNotification) -> InferenceResult:
+        """The result object for a notification (nothing is read yet)."""
+        inline: bytes | None = None
+        body = notification.response_body
+        if body is not None and body.content is not None:
+            inline = decode_inline(body.content, body.encoding, inference_id=notification.inference_id)
+        rp = notification.response_parameters
+        if notification.invocation_status == "Completed":
+            location = rp.output_location if rp else None
+        else:
+            location = rp.failure_location if rp else None
+        payload = Payload(
+            inline=inline,
+            location=location,
+            guard=self.guard,
+            s3_client=lambda: self.clients.s3,
+            max_bytes=self.settings.max_payload_bytes,
+            inference_id=notification.inference_id,
+        )
+        return InferenceResult(notification, payload)
+
+    # -- exactly once -------------------------------------------------------------------------
+    def _build_route_once(self) -> Callable[..., dict[str, Any]]:
+        if not self.settings.idempotency_enabled:
+            return self._route
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+        from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+        def mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
+            return {**(response or {}), "duplicate": True}
+
+        assert self.settings.results_table
+        layer = DynamoDBPersistenceLayer(
+            table_name=self.settings.results_table,
+            key_attr=TABLE_PARTITION_KEY,
+            expiry_attr=TABLE_TTL_ATTRIBUTE,
+            boto3_client=self.clients.dynamodb,
+        )
+        self._idempotency_config = IdempotencyConfig(
+            expires_after_seconds=self.settings.idempotency_ttl_seconds, response_hook=mark_duplicate
+        )
+        return idempotent_function(
+            self._route,
+            data_keyword_argument="key",
+            persistence_store=layer,
+            config=self._idempotency_config,
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        )
+
+    def _route_idempotently(self, result: InferenceResult) -> Outcome:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+        )
+
+        key = {"inferenceId": result.inference_id, "status": result.status}
+        try:
+            response = self._route_once(key=key, result=result)
+        except IdempotencyAlreadyInProgressError:
+            raise DuplicateInProgressError(
+                "the same result is being routed by another invocation",
+                received=key,
+                expected="no concurrent duplicate (this record is retried later)",
+                inference_id=result.inference_id,
+            ) from None
+        except IdempotencyPersistenceLayerError as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+            err = aws_error(cause, operation="idempotency store (DynamoDB)", inference_id=result.inference_id)
+            raise err from exc
+        routed_to = list(response.get("routedTo", []))
+        if response.get("duplicate"):
+            logger.info("duplicate notification: already routed, skipped", extra={"routed_to": routed_to})
+            return Outcome(result.inference_id, "duplicate", routed_to)
+        return Outcome(result.inference_id, "routed", routed_to)
+
+    # -- routing ------------------------------------------------------------------------------
+    @tracer.capture_method(capture_response=False)
+    def _route(self, *, key: dict[str, str], result: InferenceResult) -> dict[str, Any]:
+        if result.has_payload:
+            result.size()  # location guard + existence check (HeadObject), no body read
+        elif result.succeeded:
+            raise PayloadNotFoundError(
+                "a Completed notification without output",
+                received="no responseBody and no responseParameters.outputLocation",
+                expected="responseParameters.outputLocation or an inline responseBody",
+                inference_id=result.inference_id,
+            )
+        routes = self.router.resolve(result)
+        destinations_before = [d for d in self.before if d.applies(result)]
+        destinations_after = [d for d in self.after if d.applies(result)]
+        routed_to = (
+            [d.name for d in destinations_before]
+            + [r.name for r in routes]
+            + [d.name for d in destinations_after]
+        )
+        record = {**result.to_record(), "routedTo": routed_to}
+        for destination in destinations_before:
+            destination.send(result, record)
+        if not routes:
+            logger.info("no user handler matches this result (not an error)")
+        for route in routes:
+            self._run_handler(route, result)
+        for destination in destinations_after:
+            destination.send(result, record)
+        logger.info("result routed", extra={"routed_to": routed_to})
+        return {"routedTo": routed_to}
+
+    def _run_handler(self, route: Route, result: InferenceResult) -> None:
+        try:
+            route.handler(result)
+        except Exception as exc:
+            exception_handler = self.router.find_exception_handler(exc)
+            if exception_handler is None:
+                if isinstance(exc, ResultError):  # e.g. undecodable content, refused location
+                    raise
+                raise HandlerError(
+                    f"handler {route.name} raised {type(exc).__name__}: {exc}",
+                    received=repr(exc),
+                    expected="the handler returns normally",
+                    inference_id=result.inference_id,
+                ) from exc
+            try:
+                exception_handler(exc, result)
+            except Exception as again:
+                raise HandlerError(
+                    f"exception handler for {type(exc).__name__} raised {type(again).__name__}: {again}",
+                    received=repr(again),
+                    expected="the exception handler returns normally (or no exception)",
+                    inference_id=result.inference_id,
+                ) from again
+            logger.warning(
+                "handler error handled by exception handler",
+                extra={"handler": route.name, "error_type": type(exc).__name__, "error": str(exc)},
+            )
+
+    # -- metrics ------------------------------------------------------------------------------
+    def _emit_result_metrics(self, result: InferenceResult, outcome: Outcome) -> None:
+        dimensions = {"endpointName": result.endpoint_name, "status": result.status}
+        if outcome.outcome == "duplicate":
+            emit(self.settings.metrics_namespace, dimensions, {"Duplicates": (1, MetricUnit.Count)})
+            return
+        values: dict[str, tuple[float, MetricUnit]] = {"Results": (1, MetricUnit.Count)}
+        if result.latency is not None:
+            values["NotificationLatency"] = (result.latency.total_seconds() * 1000, MetricUnit.Milliseconds)
+        if result.payload.known_size is not None:
+            values["PayloadBytes"] = (result.payload.known_size, MetricUnit.Bytes)
+        emit(self.settings.metrics_namespace, dimensions, values)
+
+    def _emit_error(self, endpoint: str, reason: str) -> None:
+        try:
+            emit(
+                self.settings.metrics_namespace,
+                {"endpointName": endpoint, "reason": reason},
+                {"RecordErrors": (1, MetricUnit.Count)},
+            )
+        except Exception:  # metrics must never mask the record's own error
+            logger.exception("cannot emit error metric")
