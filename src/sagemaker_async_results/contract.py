@@ -42,6 +42,37 @@ def result_key(inference_id: str) -> str:
     return f"{RESULT_KEY_PREFIX}{inference_id}"
 
 
+# --- Result record attributes (written by the client and the runtime, read by the client) ----------------
+#: Routing state of a result, kept apart from the inference status: ``InProgress``, ``Routed``, ``Failed``.
+ROUTING_ATTRIBUTE = "routing"
+ROUTING_IN_PROGRESS = "InProgress"
+ROUTING_ROUTED = "Routed"
+ROUTING_FAILED = "Failed"
+#: When routing failed: ``{"reason", "message", "handler"}`` (the structured error's fields).
+ROUTING_ERROR_ATTRIBUTE = "routingError"
+#: Names of the user handlers and destinations that ran to completion for this result.
+ROUTED_TO_ATTRIBUTE = "routedTo"
+
+# --- Stack outputs of the AsyncInferenceResults construct (the client and the local run read them) -----
+#: A stack holding the construct has these outputs; with ``output_prefix`` set they carry that prefix.
+OUTPUT_ENDPOINT_NAME = "EndpointName"
+OUTPUT_BUCKET_NAME = "BucketName"
+OUTPUT_INPUT_PREFIX = "InputPrefix"
+OUTPUT_OUTPUT_PREFIX = "OutputPrefix"
+OUTPUT_FAILURE_PREFIX = "FailurePrefix"
+OUTPUT_SUCCESS_TOPIC_ARN = "SuccessTopicArn"
+OUTPUT_ERROR_TOPIC_ARN = "ErrorTopicArn"
+OUTPUT_RESULTS_TABLE_NAME = "ResultsTableName"
+OUTPUT_SUCCESS_FUNCTION_NAME = "SuccessFunctionName"
+OUTPUT_ERROR_FUNCTION_NAME = "ErrorFunctionName"
+OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL = "SuccessDeadLetterQueueUrl"
+OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL = "ErrorDeadLetterQueueUrl"
+#: Only in buffered delivery mode.
+OUTPUT_SUCCESS_QUEUE_URL = "SuccessQueueUrl"
+OUTPUT_ERROR_QUEUE_URL = "ErrorQueueUrl"
+#: The outputs a client needs to submit and await results.
+CLIENT_OUTPUTS = (OUTPUT_ENDPOINT_NAME, OUTPUT_BUCKET_NAME, OUTPUT_INPUT_PREFIX, OUTPUT_RESULTS_TABLE_NAME)
+
 # --- KMS actions per kind of key user ------------------------------------------------------------------
 #: A principal that reads and writes encrypted data (functions, the SageMaker execution role).
 KMS_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
