@@ -1,7 +1,7 @@
 """The resolver: :class:`ResultsApp` turns a Lambda event into routed results.
 
 Per record: parse the envelope -> validate the notification -> (test notification: log, ignore)
--> exactly-once guard (Powertools idempotency, key = inference ID + status) -> check and stat the
+-> exactly-once guard (:mod:`~sagemaker_async_results.runtime.guard`, key = inference ID + status) -> check and stat the
 payload location -> result store -> user handlers -> notify-once destinations.
 
 Failure behaviour follows the event shape (docs/ARCHITECTURE.md): an SQS event returns a partial
@@ -23,11 +23,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from sagemaker_async_results.contract import (
-    IDEMPOTENCY_KEY_PREFIX,
-    TABLE_PARTITION_KEY,
-    TABLE_TTL_ATTRIBUTE,
-)
 from sagemaker_async_results.runtime.clients import Clients
 from sagemaker_async_results.runtime.destinations import Destination, build_destinations
 from sagemaker_async_results.runtime.envelopes import (
@@ -44,9 +39,10 @@ from sagemaker_async_results.runtime.errors import (
     RecordsFailedError,
     ResultError,
 )
+from sagemaker_async_results.runtime.guard import AlreadyRouted, ExactlyOnceGuard, lock_seconds
 from sagemaker_async_results.runtime.models import InferenceResultNotification, TestNotification
 from sagemaker_async_results.runtime.observability import emit, logger, tracer
-from sagemaker_async_results.runtime.payloads import LocationGuard, Payload, aws_error, decode_inline
+from sagemaker_async_results.runtime.payloads import LocationGuard, Payload, decode_inline
 from sagemaker_async_results.runtime.result import InferenceResult
 from sagemaker_async_results.runtime.router import Route, Router
 from sagemaker_async_results.runtime.settings import Settings
@@ -140,9 +136,9 @@ class ResultsApp:
         self.before: list[Destination]
         self.after: list[Destination]
         self.before, self.after = build_destinations(self.settings, self.clients)
-        self._idempotency_config: Any = None
         self._pool: ThreadPoolExecutor | None = None
-        self._route_once: Callable[..., dict[str, Any]] = self._build_route_once()
+        #: ``None`` without a results table: duplicates are then routed again (documented).
+        self.exactly_once = self._build_guard()
         self._entry = logger.inject_lambda_context(clear_state=True)(
             tracer.capture_lambda_handler(self._dispatch)
         )
@@ -150,8 +146,6 @@ class ResultsApp:
     # -- entry --------------------------------------------------------------------------------
     def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
         """The Lambda handler: ``entrypoint.handler`` delegates here."""
-        if self._idempotency_config is not None and hasattr(context, "get_remaining_time_in_millis"):
-            self._idempotency_config.register_lambda_context(context)
         if context is None:
             return self._dispatch(event, None)
         response: dict[str, Any] = self._entry(event, context)
@@ -170,7 +164,7 @@ class ResultsApp:
         failures: list[ResultError] = []
         for extract in extractors:
             try:
-                outcomes.append(self.process(extract))
+                outcomes.append(self.process(extract, context))
             except ResultError as err:
                 failures.append(err)
         if len(failures) == 1 and len(extractors) == 1:
@@ -185,7 +179,7 @@ class ResultsApp:
         # waiting on AWS calls: route them concurrently, then let Powertools build the partial batch
         # response from the outcomes, in record order.
         outcomes = iter(
-            self._process_all([functools.partial(unwrap_sqs_body, r.get("body")) for r in records])
+            self._process_all([functools.partial(unwrap_sqs_body, r.get("body")) for r in records], context)
         )
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -199,12 +193,14 @@ class ResultsApp:
             processor.process()
         return dict(processor.response())
 
-    def _process_all(self, extractors: Sequence[Callable[[], Any]]) -> list[Outcome | ResultError]:
+    def _process_all(
+        self, extractors: Sequence[Callable[[], Any]], context: Any
+    ) -> list[Outcome | ResultError]:
         """Process records, up to ``batch_concurrency`` at once; failures are returned, not raised."""
 
         def run(extract: Callable[[], Any]) -> Outcome | ResultError:
             try:
-                return self.process(extract)
+                return self.process(extract, context)
             except ResultError as err:
                 return err
 
@@ -222,7 +218,7 @@ class ResultsApp:
         ]
 
     # -- one record ---------------------------------------------------------------------------
-    def process(self, extract: Callable[[], Any]) -> Outcome:
+    def process(self, extract: Callable[[], Any], context: Any = None) -> Outcome:
         """Process one record; ``extract`` returns its message (raising on a bad envelope).
 
         Every failure is logged once, structured, and re-raised as a :class:`ResultError`.
@@ -248,7 +244,7 @@ class ResultsApp:
                 status=notification.invocation_status,
             )
             result = self.build_result(notification)
-            outcome = self._route_idempotently(result)
+            outcome = self._route_idempotently(result, context)
             self._emit_result_metrics(result, outcome)
             return outcome
         except ResultError as err:
@@ -291,66 +287,43 @@ class ResultsApp:
         return InferenceResult(notification, payload)
 
     # -- exactly once -------------------------------------------------------------------------
-    def _build_route_once(self) -> Callable[..., dict[str, Any]]:
+    def _build_guard(self) -> ExactlyOnceGuard | None:
         if not self.settings.idempotency_enabled:
-            return self._route
-        from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
-            IdempotencyConfig,
-            idempotent_function,
-        )
-        from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-
-        def mark_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
-            return {**(response or {}), "duplicate": True}
-
+            return None
         assert self.settings.results_table
-        layer = DynamoDBPersistenceLayer(
-            table_name=self.settings.results_table,
-            key_attr=TABLE_PARTITION_KEY,
-            expiry_attr=TABLE_TTL_ATTRIBUTE,
-            boto3_client=self.clients.dynamodb,
-        )
-        self._idempotency_config = IdempotencyConfig(
-            expires_after_seconds=self.settings.idempotency_ttl_seconds, response_hook=mark_duplicate
-        )
-        return idempotent_function(
-            self._route,
-            data_keyword_argument="key",
-            persistence_store=layer,
-            config=self._idempotency_config,
-            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        return ExactlyOnceGuard(
+            table=self.settings.results_table,
+            dynamodb=lambda: self.clients.dynamodb,
+            ttl_seconds=self.settings.idempotency_ttl_seconds,
         )
 
-    def _route_idempotently(self, result: InferenceResult) -> Outcome:
-        from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError,
-            IdempotencyPersistenceLayerError,
+    def _route_idempotently(self, result: InferenceResult, context: Any) -> Outcome:
+        if self.exactly_once is None:
+            return Outcome(result.inference_id, "routed", self._route(result))
+        claim = self.exactly_once.acquire(
+            result.inference_id, result.status, lock_seconds=lock_seconds(context)
         )
-
-        key = {"inferenceId": result.inference_id, "status": result.status}
+        if isinstance(claim, AlreadyRouted):
+            logger.info(
+                "duplicate notification: already routed, skipped", extra={"routed_to": claim.routed_to}
+            )
+            return Outcome(result.inference_id, "duplicate", claim.routed_to)
         try:
-            response = self._route_once(key=key, result=result)
-        except IdempotencyAlreadyInProgressError:
-            raise DuplicateInProgressError(
-                "the same result is being routed by another invocation",
-                received=key,
-                expected="no concurrent duplicate (this record is retried later)",
-                inference_id=result.inference_id,
-            ) from None
-        except IdempotencyPersistenceLayerError as exc:
-            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
-            err = aws_error(cause, operation="idempotency store (DynamoDB)", inference_id=result.inference_id)
-            raise err from exc
-        routed_to = list(response.get("routedTo", []))
-        if response.get("duplicate"):
-            logger.info("duplicate notification: already routed, skipped", extra={"routed_to": routed_to})
-            return Outcome(result.inference_id, "duplicate", routed_to)
+            routed_to = self._route(result)
+        except BaseException:
+            self.exactly_once.release(claim)
+            raise
+        try:
+            self.exactly_once.complete(claim, routed_to)
+        except ResultError as err:
+            # The result went everywhere: failing the record now would route it again once the lock
+            # expires. Keep the outcome and say loudly that a later duplicate may be routed again.
+            logger.error("routed, but the exactly-once lock was not completed", extra=err.to_log())
         return Outcome(result.inference_id, "routed", routed_to)
 
     # -- routing ------------------------------------------------------------------------------
     @tracer.capture_method(capture_response=False)
-    def _route(self, *, key: dict[str, str], result: InferenceResult) -> dict[str, Any]:
+    def _route(self, result: InferenceResult) -> list[str]:
         if result.has_payload:
             result.size()  # location guard + existence check (HeadObject), no body read
         elif result.succeeded:
@@ -378,7 +351,7 @@ class ResultsApp:
         for destination in destinations_after:
             destination.send(result, record)
         logger.info("result routed", extra={"routed_to": routed_to})
-        return {"routedTo": routed_to}
+        return routed_to
 
     def _run_handler(self, route: Route, result: InferenceResult) -> None:
         try:

@@ -106,7 +106,7 @@ class LocationGuard:
 
 def aws_error(exc: Exception, *, operation: str, inference_id: str | None) -> ResultError:
     """Turn a botocore error (already retried by botocore) into a structured error."""
-    code = _error_code(exc)
+    code = error_code(exc)
     return AwsCallError(
         f"{operation} failed: {exc}",
         reason="Throttled" if code in THROTTLING_CODES else "AwsCallFailed",
@@ -116,11 +116,11 @@ def aws_error(exc: Exception, *, operation: str, inference_id: str | None) -> Re
     )
 
 
-def _error_code(exc: Exception) -> str:
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``""`` for any other exception)."""
     response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
+    error = response.get("Error") if isinstance(response, dict) else None
+    return str(error.get("Code", "")) if isinstance(error, dict) else ""
 
 
 class Payload:
@@ -239,7 +239,7 @@ class Payload:
         return cast(BinaryIO, response["Body"])
 
     def _s3_error(self, exc: Exception, operation: str, loc: S3Location) -> ResultError:
-        code = _error_code(exc)
+        code = error_code(exc)
         if code in _NOT_FOUND:
             return PayloadNotFoundError(
                 f"payload object {loc} does not exist",
