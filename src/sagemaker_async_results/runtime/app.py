@@ -1,12 +1,15 @@
 """The resolver: :class:`ResultsApp` turns a Lambda event into routed results.
 
 Per record: parse the envelope -> validate the notification -> (test notification: log, ignore)
--> exactly-once guard (:mod:`~sagemaker_async_results.runtime.guard`, key = inference ID + status) -> check and stat the
-payload location -> result store -> user handlers -> notify-once destinations.
+-> exactly-once guard (:mod:`~sagemaker_async_results.runtime.guard`, key = inference ID + status)
+-> check and stat the payload location -> routing state ``InProgress`` -> result store -> user
+handlers -> notify-once destinations -> routing state ``Routed`` (or ``Failed`` with the error and
+the step that raised; see :mod:`~sagemaker_async_results.runtime.routing_state`).
 
 Failure behaviour follows the event shape (docs/ARCHITECTURE.md): an SQS event returns a partial
-batch response (``batchItemFailures``); an SNS event or a bare notification raises after every
-record was tried, so Lambda retries and finally sends the event to its on-failure destination.
+batch response (``batchItemFailures``, each failure named by its record's ``messageId``); an SNS
+event or a bare notification raises after every record was tried, so Lambda retries and finally
+sends the event to its on-failure destination.
 """
 
 from __future__ import annotations
@@ -20,19 +23,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from sagemaker_async_results.contract import ROUTED_TO_ATTRIBUTE
 from sagemaker_async_results.runtime.clients import Clients
-from sagemaker_async_results.runtime.destinations import Destination, build_destinations
+from sagemaker_async_results.runtime.destinations import Destination, ResultStore, build_destinations
 from sagemaker_async_results.runtime.envelopes import (
     detect,
     parse_message,
     sns_record_message,
-    unwrap_sqs_body,
+    sqs_item,
 )
 from sagemaker_async_results.runtime.errors import (
     ConfigurationError,
+    DestinationError,
     DuplicateInProgressError,
     HandlerError,
     PayloadNotFoundError,
@@ -45,6 +48,7 @@ from sagemaker_async_results.runtime.observability import emit, logger, tracer
 from sagemaker_async_results.runtime.payloads import LocationGuard, Payload, decode_inline
 from sagemaker_async_results.runtime.result import InferenceResult
 from sagemaker_async_results.runtime.router import Route, Router
+from sagemaker_async_results.runtime.routing_state import RoutingState
 from sagemaker_async_results.runtime.settings import Settings
 
 
@@ -139,6 +143,8 @@ class ResultsApp:
         self._pool: ThreadPoolExecutor | None = None
         #: ``None`` without a results table: duplicates are then routed again (documented).
         self.exactly_once = self._build_guard()
+        #: Writes ``routing``/``routingError``/``routedTo`` when the result store is active.
+        self.routing_state = self._build_routing_state()
         self._entry = logger.inject_lambda_context(clear_state=True)(
             tracer.capture_lambda_handler(self._dispatch)
         )
@@ -174,24 +180,17 @@ class ResultsApp:
         return {"results": [o.to_dict() for o in outcomes]}
 
     def _handle_sqs(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        records = event["Records"]
         # Records of a batch are independent (SQS standard queues promise no order) and their work is
-        # waiting on AWS calls: route them concurrently, then let Powertools build the partial batch
-        # response from the outcomes, in record order.
-        outcomes = iter(
-            self._process_all([functools.partial(unwrap_sqs_body, r.get("body")) for r in records], context)
-        )
-        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-        def record_handler(record: SQSRecord) -> dict[str, Any]:
-            outcome = next(outcomes)
-            if isinstance(outcome, ResultError):
-                raise outcome
-            return outcome.to_dict()
-
-        with processor(records=records, handler=record_handler, lambda_context=context):
-            processor.process()
-        return dict(processor.response())
+        # waiting on AWS calls: route them concurrently. Each outcome is paired with its record's
+        # messageId, which is what the partial batch response names.
+        items = [sqs_item(record) for record in event["Records"]]
+        outcomes = self._process_all([extract for _, extract in items], context)
+        failures: list[dict[str, str]] = []
+        for (message_id, _), outcome in zip(items, outcomes, strict=True):
+            failure = {"itemIdentifier": message_id or ""}
+            if isinstance(outcome, ResultError) and failure not in failures:
+                failures.append(failure)
+        return {"batchItemFailures": failures}
 
     def _process_all(
         self, extractors: Sequence[Callable[[], Any]], context: Any
@@ -297,6 +296,16 @@ class ResultsApp:
             ttl_seconds=self.settings.idempotency_ttl_seconds,
         )
 
+    def _build_routing_state(self) -> RoutingState | None:
+        if not any(d.name == ResultStore.name for d in (*self.before, *self.after)):
+            return None
+        assert self.settings.results_table
+        return RoutingState(
+            table=self.settings.results_table,
+            dynamodb=lambda: self.clients.dynamodb,
+            ttl_seconds=self.settings.result_ttl_days * 86400,
+        )
+
     def _route_idempotently(self, result: InferenceResult, context: Any) -> Outcome:
         if self.exactly_once is None:
             return Outcome(result.inference_id, "routed", self._route(result))
@@ -336,22 +345,57 @@ class ResultsApp:
         routes = self.router.resolve(result)
         destinations_before = [d for d in self.before if d.applies(result)]
         destinations_after = [d for d in self.after if d.applies(result)]
-        routed_to = (
-            [d.name for d in destinations_before]
-            + [r.name for r in routes]
-            + [d.name for d in destinations_after]
-        )
-        record = {**result.to_record(), "routedTo": routed_to}
-        for destination in destinations_before:
-            destination.send(result, record)
         if not routes:
             logger.info("no user handler matches this result (not an error)")
-        for route in routes:
-            self._run_handler(route, result)
-        for destination in destinations_after:
-            destination.send(result, record)
+        steps: list[Destination | Route] = [*destinations_before, *routes, *destinations_after]
+        routed_to: list[str] = []  # only what ran to completion
+        if self.routing_state is not None:
+            self.routing_state.in_progress(result.inference_id)
+        for step in steps:
+            try:
+                if isinstance(step, Route):
+                    self._run_handler(step, result)
+                else:
+                    self._send(step, result, routed_to)
+            except ResultError as err:
+                self._record_failure(result, routed_to, err, step.name)
+                raise
+            routed_to.append(step.name)
+        if self.routing_state is not None:
+            try:
+                self.routing_state.routed(result.inference_id, routed_to)
+            except ResultError as err:
+                # Everything ran: failing the record would run it all again. The record keeps saying
+                # InProgress; the log line says why.
+                logger.error(
+                    "routed, but the result record's routing state was not updated", extra=err.to_log()
+                )
         logger.info("result routed", extra={"routed_to": routed_to})
         return routed_to
+
+    def _send(self, destination: Destination, result: InferenceResult, routed_to: list[str]) -> None:
+        record = {**result.to_record(), ROUTED_TO_ATTRIBUTE: list(routed_to)}
+        try:
+            destination.send(result, record)
+        except ResultError:
+            raise
+        except Exception as exc:
+            raise DestinationError(
+                f"destination {destination.name} raised {type(exc).__name__}: {exc}",
+                received=repr(exc),
+                expected="the destination returns normally or raises a structured error",
+                inference_id=result.inference_id,
+            ) from exc
+
+    def _record_failure(
+        self, result: InferenceResult, routed_to: list[str], err: ResultError, step: str
+    ) -> None:
+        if self.routing_state is None:
+            return
+        try:
+            self.routing_state.failed(result.inference_id, routed_to, err, step)
+        except ResultError as again:  # the record's own error is what gets reported
+            logger.error("cannot record the routing failure on the result record", extra=again.to_log())
 
     def _run_handler(self, route: Route, result: InferenceResult) -> None:
         try:

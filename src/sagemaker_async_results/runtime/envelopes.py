@@ -14,8 +14,9 @@ never read, and SNS-in-SQS envelopes spell ``SigningCertURL`` differently from L
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -83,6 +84,42 @@ def unwrap_sqs_body(body: Any) -> Any:
     if isinstance(data, Mapping) and data.get("Type") == "Notification" and "Message" in data:
         return load_json(data["Message"], what="SNS Message (inside the SQS body)")
     return data
+
+
+def sqs_item(record: Any) -> tuple[str | None, Callable[[], Any]]:
+    """``(messageId, extractor)`` of one SQS record; the extractor returns its message or raises.
+
+    A record that is not an object, or has no ``messageId``, is never routed: its extractor raises
+    ``NotificationError`` (reason ``MalformedRecord``) and its identifier is ``None``. Lambda's SQS
+    poller always sends both, so such a record comes from a hand-made event.
+    """
+    if not isinstance(record, Mapping):
+        return None, _raiser(
+            NotificationError(
+                "SQS record is not an object",
+                reason="MalformedRecord",
+                received=record,
+                expected="a Lambda SQS record: {messageId, body, ...}",
+            )
+        )
+    message_id = record.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        return None, _raiser(
+            NotificationError(
+                "SQS record without messageId: it cannot be named in a partial batch response",
+                reason="MalformedRecord",
+                received=record,
+                expected="a Lambda SQS record with a non-empty messageId",
+            )
+        )
+    return message_id, functools.partial(unwrap_sqs_body, record.get("body"))
+
+
+def _raiser(error: Exception) -> Callable[[], Any]:
+    def extract() -> Any:
+        raise error
+
+    return extract
 
 
 def parse_message(message: Any) -> InferenceResultNotification | TestNotification:

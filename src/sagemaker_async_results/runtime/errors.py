@@ -136,6 +136,12 @@ class HandlerError(ResultError):
     reason = "HandlerFailed"
 
 
+class DestinationError(ResultError):
+    """A built-in destination raised something other than a structured error."""
+
+    reason = "DestinationFailed"
+
+
 class DuplicateInProgressError(ResultError):
     """The same result is being routed by a concurrent invocation; retry later."""
 
