@@ -7,7 +7,7 @@ import sys
 
 import aws_cdk as cdk
 
-from sagemaker_async_results.cdk.config import ConfigError, default_context, parse_context
+from sagemaker_async_results.cdk.config import ConfigError, parse_context
 from sagemaker_async_results.cdk.nag import add_aws_solutions_checks
 from stacks.async_inference_stack import AsyncInferenceStack
 
@@ -16,9 +16,12 @@ STACK_NAME = "AsyncInferenceStack"
 
 
 def build(app: cdk.App, *, nag: bool = True) -> AsyncInferenceStack:
-    """Build the sample stack from ``app``'s context (missing keys take the documented defaults)."""
-    context = {key: app.node.try_get_context(key) for key in default_context()}
-    config = parse_context(context)
+    """Build the sample stack from ``app``'s context (missing keys take the documented defaults).
+
+    Every context key except CDK's own (feature flags, ``aws:cdk:*``) is validated, so a misspelt key
+    is an error rather than silently ignored.
+    """
+    config = parse_context(app.node.get_all_context())
     stack = AsyncInferenceStack(app, STACK_NAME, config=config)
     if nag:
         add_aws_solutions_checks(app)

@@ -6,14 +6,59 @@ from typing import Any
 
 import pytest
 
-from sagemaker_async_results.cdk.config import ConfigError, StackConfig, default_context, parse_context
+from sagemaker_async_results.cdk.config import (
+    ConfigError,
+    StackConfig,
+    context_keys,
+    context_reference_markdown,
+    default_context,
+    is_context_key,
+    parse_context,
+)
 from tests.infrastructure.conftest import cdk_json_context
 
 
-def test_cdk_json_context_holds_every_key_with_its_default() -> None:
-    context = cdk_json_context()
-    for key, value in default_context().items():
-        assert context[key] == value, key
+def _leaf_paths(value: Any, prefix: str = "") -> list[str]:
+    if isinstance(value, dict) and value:
+        return [p for key, inner in value.items() for p in _leaf_paths(inner, f"{prefix}{key}.")]
+    return [prefix.rstrip(".")]
+
+
+def test_every_cdk_json_context_key_is_known_to_the_model_and_valid() -> None:
+    own = {key: value for key, value in cdk_json_context().items() if is_context_key(key)}
+    assert own, "cdk.json lists the sample's choices"
+    known = set(context_keys())
+    for path in _leaf_paths(own):
+        assert path in known, path
+    parse_context(cdk_json_context())  # raises on any invalid value
+
+
+def test_cdk_feature_flags_and_cdk_keys_are_not_context_keys() -> None:
+    assert not is_context_key("@aws-cdk/core:checkSecretUsage")
+    assert not is_context_key("aws:cdk:bundling-stacks")
+    assert is_context_key("endpointName")
+
+
+def test_default_context_is_derived_from_the_model() -> None:
+    defaults = default_context()
+    assert defaults == StackConfig().model_dump(mode="json", by_alias=True)
+    assert parse_context(defaults) == StackConfig()
+    assert defaults["delivery"]["maxBatchingWindowSeconds"] == 1
+    assert defaults["destinations"]["eventBridge"] == {"enabled": False, "busName": "default"}
+
+
+def test_context_reference_is_deterministic_and_lists_every_key_path() -> None:
+    table = context_reference_markdown()
+    assert table == context_reference_markdown()
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == context_keys()
+    (row,) = [r for r in rows if r.startswith("| `delivery.batchSize`")]
+    assert "| integer | `10` |" in row
+    assert "records per invocation" in row
+    (mode,) = [r for r in rows if r.startswith("| `delivery.mode`")]
+    assert "`direct` or `buffered`" in mode
+    for key in default_context():
+        assert f"| `{key}` |" in table, key
 
 
 def test_empty_context_gives_the_sample_defaults() -> None:
@@ -34,7 +79,8 @@ def test_partial_objects_merge_over_defaults_and_cli_strings_are_json() -> None:
             "delivery": {"mode": "buffered"},
             "initialInstanceCount": "2",
             "handlerModules": "handlers,my_pkg.results",
-            "autoscaling.ignored": 1,
+            "existingBucketName": "null",
+            "existingSuccessTopicArn": "",
         }
     )
     assert config.autoscaling.enabled is False
@@ -43,6 +89,23 @@ def test_partial_objects_merge_over_defaults_and_cli_strings_are_json() -> None:
     assert config.delivery.batch_size == 10
     assert config.initial_instance_count == 2
     assert config.handler_modules == ("handlers", "my_pkg.results")
+    assert (config.existing_bucket_name, config.existing_success_topic_arn) == (None, None)
+
+
+def test_null_for_a_key_with_a_default_means_the_default() -> None:
+    config = parse_context({"instanceType": None, "delivery": {"batchSize": None}})
+    assert config.instance_type == "ml.m5.xlarge"
+    assert config.delivery.batch_size == 10
+
+
+def test_unknown_keys_are_errors_naming_the_known_ones() -> None:
+    problems = _problems({"endpointname": "typo", "delivery": {"modes": "buffered"}})
+    (top,) = [p for p in problems if p.startswith("endpointname:")]
+    assert "unknown key" in top
+    assert "'endpointName'" in top
+    assert "received 'typo'" in top
+    (nested,) = [p for p in problems if p.startswith("delivery.modes:")]
+    assert "['batchSize', 'maxBatchingWindowSeconds', 'maxReceiveCount', 'mode']" in nested
 
 
 def test_existing_model_with_model_null() -> None:
@@ -67,6 +130,7 @@ def test_one_error_lists_every_problem_with_received_and_expected() -> None:
                 **cdk_json_context(),
                 "existingModelName": "my-model",
                 "existingModelRoleArn": "arn:aws:iam::123456789012:role/r",
+                "model": {"image": "my-image"},
                 "includeInferenceResponseIn": ["SUCCESS_NOTIFICATION_TOPIC", "BOTH_TOPICS"],
                 "autoscaling": {"minCapacity": 3, "maxCapacity": 2},
                 "delivery": {"mode": "firehose"},
@@ -81,7 +145,7 @@ def test_one_error_lists_every_problem_with_received_and_expected() -> None:
     expectations = {
         "existingModelName/model": "either existingModelName or model",
         "includeInferenceResponseIn[1]": "'BOTH_TOPICS'",
-        "autoscaling.minCapacity": "at most autoscaling.maxCapacity (2), received 3",
+        "autoscaling.minCapacity": "at most maxCapacity (2), received 3",
         "delivery.mode": "received 'firehose'",
         "outputPrefix": "received '/outputs'",
         "functionMemoryMb": "expected an integer between 128 and 10240, received 'lots' (str)",
@@ -104,7 +168,11 @@ def test_one_error_lists_every_problem_with_received_and_expected() -> None:
         ({"existingSuccessTopicArn": "my-topic"}, "existingSuccessTopicArn"),
         ({"existingModelName": "m", "model": None}, "existingModelRoleArn"),
         ({"subscriptions": {"email": ["not-an-email"]}}, "subscriptions.email[0]"),
-        ({"subscriptions": {"emails": []}}, "subscriptions"),
+        ({"subscriptions": {"emails": []}}, "subscriptions.emails"),
+        ({"autoscaling": {"minCapacity": 3, "maxCapacity": 2}}, "autoscaling.minCapacity"),
+        ({"initialInstanceCount": 3}, "initialInstanceCount"),
+        ({"existingSuccessTopicArn": "arn:aws:sns:us-east-1:123456789012:t", "existingErrorTopicArn": "arn:aws:sns:us-east-1:123456789012:t"}, "existingErrorTopicArn"),
+        ({"existingModelRoleArn": "arn:aws:iam::123456789012:role/r"}, "existingModelRoleArn"),
         ({"autoscaling": {"enabled": "yes"}}, "autoscaling.enabled"),
         ({"autoscaling": []}, "autoscaling"),
         ({"delivery": {"batchSize": 100, "maxBatchingWindowSeconds": 0}}, "delivery.maxBatchingWindowSeconds"),

@@ -10,10 +10,15 @@ from aws_cdk.assertions import Match
 from sagemaker_async_results import contract as env_names
 from tests.infrastructure.conftest import STATE_MACHINE, Synthesized, resources_of
 
+#: Construct ID of AsyncInferenceResults in the sample stack: the prefix of every logical ID.
+CONSTRUCT = "AsyncResults"
+
 OUTPUT_KEYS = {
-    "EndpointName", "BucketName", "InputPrefix", "OutputPrefix", "FailurePrefix", "SuccessTopicArn",
-    "ErrorTopicArn", "ResultsTableName", "SuccessFunctionName", "ErrorFunctionName",
-    "SuccessDeadLetterQueueUrl", "ErrorDeadLetterQueueUrl",
+    env_names.OUTPUT_ENDPOINT_NAME, env_names.OUTPUT_BUCKET_NAME, env_names.OUTPUT_INPUT_PREFIX,
+    env_names.OUTPUT_OUTPUT_PREFIX, env_names.OUTPUT_FAILURE_PREFIX, env_names.OUTPUT_SUCCESS_TOPIC_ARN,
+    env_names.OUTPUT_ERROR_TOPIC_ARN, env_names.OUTPUT_RESULTS_TABLE_NAME,
+    env_names.OUTPUT_SUCCESS_FUNCTION_NAME, env_names.OUTPUT_ERROR_FUNCTION_NAME,
+    env_names.OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL,
 }  # fmt: skip
 
 
@@ -143,7 +148,7 @@ def test_topics_encrypted_ssl_only_and_publish_only_by_sagemaker_role(default: S
             "Bool": {"aws:SecureTransport": "false"}
         }
         allow = statements["AllowPublishBySageMakerExecutionRole"]
-        assert allow["Principal"]["AWS"]["Fn::GetAtt"][0].startswith("InferenceExecutionRole")
+        assert allow["Principal"]["AWS"]["Fn::GetAtt"][0].startswith(f"{CONSTRUCT}InferenceExecutionRole")
         deny = statements["DenyPublishByAnyoneElse"]
         assert deny["Effect"] == "Deny"
         assert deny["Action"] == "sns:Publish"
@@ -219,20 +224,24 @@ def test_endpoint_config_async_inference(default: Synthesized) -> None:
 
 def test_endpoint_depends_on_role_policy_and_topics(default: Synthesized) -> None:
     (policy_id,) = [
-        k for k in resources_of(default, "AWS::IAM::Policy") if k.startswith("InferenceExecutionPolicy")
+        k
+        for k in resources_of(default, "AWS::IAM::Policy")
+        if k.startswith(f"{CONSTRUCT}InferenceExecutionPolicy")
     ]
     (endpoint,) = resources_of(default, "AWS::SageMaker::Endpoint").values()
     depends_on = endpoint["DependsOn"]
     assert policy_id in depends_on
-    assert any(d.startswith("NotificationsSuccessTopic") for d in depends_on)
-    assert any(d.startswith("NotificationsErrorTopic") for d in depends_on)
+    assert any(d.startswith(f"{CONSTRUCT}NotificationsSuccessTopic") for d in depends_on)
+    assert any(d.startswith(f"{CONSTRUCT}NotificationsErrorTopic") for d in depends_on)
     (model,) = resources_of(default, "AWS::SageMaker::Model").values()
     assert policy_id in model["DependsOn"]
 
 
 def test_sagemaker_role_least_privilege(default: Synthesized) -> None:
     (policy,) = [
-        v for k, v in resources_of(default, "AWS::IAM::Policy").items() if k.startswith("InferenceExecution")
+        v
+        for k, v in resources_of(default, "AWS::IAM::Policy").items()
+        if k.startswith(f"{CONSTRUCT}InferenceExecution")
     ]
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert statements["ReadInputs"]["Action"] == "s3:GetObject"
@@ -258,7 +267,7 @@ def test_existing_model_uses_its_role(existing: Synthesized) -> None:
     )
     existing.template.has_resource_properties("AWS::IAM::Policy", {"Roles": ["my-model-role"]})
     (endpoint,) = resources_of(existing, "AWS::SageMaker::Endpoint").values()
-    assert any(d.startswith("InferenceExecutionPolicy") for d in endpoint["DependsOn"])
+    assert any(d.startswith(f"{CONSTRUCT}InferenceExecutionPolicy") for d in endpoint["DependsOn"])
 
 
 def test_custom_model_artifact_and_instance_storage(synth: Any) -> None:
@@ -334,7 +343,7 @@ def test_autoscaling_backlog_tracking_and_scale_from_zero(default: Synthesized) 
         },
     )
     (target,) = resources_of(default, "AWS::ApplicationAutoScaling::ScalableTarget").values()
-    assert any(d.startswith("InferenceEndpoint") for d in target["DependsOn"])
+    assert any(d.startswith(f"{CONSTRUCT}InferenceEndpoint") for d in target["DependsOn"])
 
 
 def test_autoscaling_off(synth: Any) -> None:
@@ -391,9 +400,11 @@ def test_functions_runtime_tracing_logs_and_environment(default: Synthesized) ->
         assert env[env_names.DELIVERY_MODE] == "direct"
         assert env[env_names.HANDLER_MODULES] == "handlers"
         assert env[env_names.RESULT_STORE_ENABLED] == "true"
-        assert env[env_names.STEP_FUNCTIONS_CALLBACK_ENABLED] == "false"
+        assert env_names.STEP_FUNCTIONS_CALLBACK_ENABLED not in env  # off: the runtime's default
         assert env_names.EVENT_BUS_NAME not in env
-        readable[name.split("Handler")[0]] = json.dumps(env[env_names.READABLE_LOCATIONS])
+        readable[name.removeprefix(CONSTRUCT).split("Handler")[0]] = json.dumps(
+            env[env_names.READABLE_LOCATIONS]
+        )
     assert readable["Success"].endswith('"/async-inference/outputs/"]]}')
     assert readable["Error"].endswith('"/async-inference/failures/"]]}')
     default.template.all_resources_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
@@ -401,11 +412,11 @@ def test_functions_runtime_tracing_logs_and_environment(default: Synthesized) ->
 
 def test_functions_least_privilege(default: Synthesized) -> None:
     for name, policy in resources_of(default, "AWS::IAM::Policy").items():
-        if not name.startswith(("SuccessHandler", "ErrorHandler")):
+        if not name.startswith((f"{CONSTRUCT}SuccessHandler", f"{CONSTRUCT}ErrorHandler")):
             continue
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         reads = [s for s in statements if s.get("Sid") == "ReadOwnPrefix"]
-        other = "failures" if name.startswith("Success") else "outputs"
+        other = "failures" if name.startswith(f"{CONSTRUCT}Success") else "outputs"
         assert len(reads) == 1
         assert other not in json.dumps(reads[0]["Resource"])
         for statement in statements:

@@ -55,7 +55,7 @@ def test_cdk_nag_fails_on_an_unacknowledged_wildcard_in_the_sample_stack(tmp_pat
 
     app = cdk.App(context={**cdk_json_context(), **SKIP_BUNDLING}, outdir=str(tmp_path))
     stack = cdk_app.build(app, nag=True)
-    role = stack.node.find_child("SuccessHandler").node.find_child("Role")
+    role = stack.node.find_child("AsyncResults").node.find_child("SuccessHandler").node.find_child("Role")
     assert isinstance(role, iam.Role)
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:*"], resources=["*"]))
     with pytest.raises(RuntimeError, match="ValidationFailed"):

@@ -1,8 +1,11 @@
-"""Parse CDK context into a typed, validated, frozen :class:`StackConfig`.
+"""CDK context as one pydantic model: :class:`StackConfig`, the single home of every key's default.
 
-Every problem is collected and reported at once in a single :class:`ConfigError`, each saying what was
-received and what was expected. Values given on the command line (``cdk synth -c key=value``) arrive as
-strings: numbers, booleans, lists and objects are accepted as JSON text too.
+Keys are camelCase in ``cdk.json`` and ``-c key=value`` (``alias_generator=to_camel``), snake_case in
+Python. Unknown keys are errors (``extra="forbid"``), field constraints check ranges and patterns, and
+model validators check the rules that span fields. Every problem is reported at once in one
+:class:`ConfigError` whose lines say the key path, what was expected and what was received. Values
+given on the command line arrive as strings: numbers, booleans, lists and objects are accepted as JSON
+text too, and ``null`` (or an empty string) clears an optional ``existing*`` key.
 
 Example
 -------
@@ -15,27 +18,51 @@ from __future__ import annotations
 
 import json
 import re
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Self, get_args, get_origin
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError, PydanticUseDefault
 
 __all__ = [
+    "DEFAULT_MODEL_ENVIRONMENT",
     "DEFAULT_MODEL_IMAGE",
     "INCLUDE_INFERENCE_RESPONSE_VALUES",
+    "LOG_RETENTION_DAYS",
     "AutoscalingConfig",
     "ConfigError",
     "DeliveryConfig",
     "DestinationsConfig",
+    "EventBridgeConfig",
     "ModelConfig",
+    "ResultsQueueConfig",
     "StackConfig",
+    "StepFunctionsCallbackConfig",
     "SubscriptionsConfig",
+    "context_keys",
+    "context_reference_markdown",
     "default_context",
     "parse_context",
 ]
 
 DeliveryMode = Literal["direct", "buffered"]
-DELIVERY_MODES: tuple[DeliveryMode, ...] = ("direct", "buffered")
-INCLUDE_INFERENCE_RESPONSE_VALUES = ("SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC")
+IncludeInferenceResponseIn = Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]
+INCLUDE_INFERENCE_RESPONSE_VALUES: tuple[str, ...] = get_args(IncludeInferenceResponseIn)
 
 #: A real public inference container: the Hugging Face PyTorch inference DLC (CPU), resolved per region.
 DEFAULT_MODEL_IMAGE = (
@@ -43,157 +70,422 @@ DEFAULT_MODEL_IMAGE = (
     "huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04"
 )
 
+#: The sample model's container environment: a small sentiment classifier from the Hugging Face Hub.
+DEFAULT_MODEL_ENVIRONMENT: Mapping[str, str] = types.MappingProxyType(
+    {
+        "HF_MODEL_ID": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+        "HF_TASK": "text-classification",
+    }
+)
+
 #: CloudWatch Logs retention periods accepted by ``AWS::Logs::LogGroup`` (days).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
-_PREFIX = re.compile(r"^(?:[A-Za-z0-9!_.*'()=-]+/)+$")
-_S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
-_SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$")
-_STATE_MACHINE_ARN = re.compile(r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$")
-_MODEL_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_EVENT_BUS = re.compile(r"^[A-Za-z0-9/._-]{1,256}$")
+
+def _matching(pattern: str, expected: str) -> Callable[[str], str]:
+    """A validator of strings matching ``pattern``; its error says ``expected`` in words."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise PydanticCustomError("pattern", "{expected}", {"expected": expected})
+        return value
+
+    return check
 
 
-def default_context() -> dict[str, Any]:
-    """Return the documented sample defaults of every context key (the same values as ``cdk.json``)."""
-    return {
-        "endpointName": "async-results-demo",
-        "existingModelName": None,
-        "existingModelRoleArn": None,
-        "model": {
-            "image": DEFAULT_MODEL_IMAGE,
-            "modelDataUrl": None,
-            "environment": {
-                "HF_MODEL_ID": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-                "HF_TASK": "text-classification",
-            },
-        },
-        "instanceType": "ml.m5.xlarge",
-        "initialInstanceCount": 1,
-        "maxConcurrentInvocationsPerInstance": 4,
-        "includeInferenceResponseIn": list(INCLUDE_INFERENCE_RESPONSE_VALUES),
-        "existingBucketName": None,
-        "inputPrefix": "async-inference/inputs/",
-        "outputPrefix": "async-inference/outputs/",
-        "failurePrefix": "async-inference/failures/",
-        "outputExpirationDays": 30,
-        "existingSuccessTopicArn": None,
-        "existingErrorTopicArn": None,
-        "subscriptions": {"email": [], "https": [], "sqsQueueArns": []},
-        "autoscaling": {
-            "enabled": True,
-            "minCapacity": 0,
-            "maxCapacity": 2,
-            "targetBacklogPerInstance": 5,
-            "scaleInCooldownSeconds": 600,
-            "scaleOutCooldownSeconds": 300,
-        },
-        "delivery": {"mode": "direct", "batchSize": 10, "maxBatchingWindowSeconds": 1, "maxReceiveCount": 3},
-        "handlerModules": ["handlers"],
-        "destinations": {
-            "resultStore": True,
-            "eventBridge": {"enabled": False, "busName": "default"},
-            "sqs": {"enabled": False},
-            "stepFunctionsCallback": {"enabled": False, "stateMachineArns": []},
-        },
-        "maxPayloadBytes": 10485760,
-        "resultTtlDays": 30,
-        "logRetentionDays": 30,
-        "functionMemoryMb": 512,
-        "functionTimeoutSeconds": 60,
-    }
+EndpointName = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(
+            r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+            "1-63 letters, digits or hyphens, starting and ending with a letter or digit",
+        )
+    ),
+]
+ModelName = Annotated[
+    StrictStr, AfterValidator(_matching(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", "a SageMaker model name"))
+]
+InstanceType = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$", "a SageMaker instance type such as ml.m5.xlarge")
+    ),
+]
+Prefix = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(
+            r"^(?:[A-Za-z0-9!_.*'()=-]+/)+$",
+            "an S3 key prefix like 'async-inference/outputs/' (no leading slash, ends with '/')",
+        )
+    ),
+]
+S3Url = Annotated[
+    StrictStr,
+    AfterValidator(_matching(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", "an s3://bucket/key URL")),
+]
+BucketName = Annotated[
+    StrictStr, AfterValidator(_matching(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "an S3 bucket name"))
+]
+TopicArn = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$", "an SNS topic ARN")
+    ),
+]
+QueueArn = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$", "an SQS queue ARN")
+    ),
+]
+StateMachineArn = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(
+            r"^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$",
+            "a Step Functions state machine ARN",
+        )
+    ),
+]
+RoleArn = Annotated[
+    StrictStr,
+    AfterValidator(_matching(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$", "an IAM role ARN")),
+]
+Email = Annotated[StrictStr, AfterValidator(_matching(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an email address"))]
+HttpsUrl = Annotated[StrictStr, AfterValidator(_matching(r"^https://\S+$", "an https:// URL"))]
+ModuleName = Annotated[
+    StrictStr,
+    AfterValidator(_matching(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", "a Python module name")),
+]
+EventBusName = Annotated[
+    StrictStr, AfterValidator(_matching(r"^[A-Za-z0-9/._-]{1,256}$", "an EventBridge event bus name"))
+]
+ContainerImage = Annotated[
+    StrictStr, AfterValidator(_matching(r"^\S+$", "a container image URI (ECR or public)"))
+]
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """A model created from context: container image (may contain ``${AWS::Region}``), artifact, environment."""
-
-    image: str
-    model_data_url: str | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
+def _rule(path: str, expected: str, received: Any) -> tuple[str, str, Any]:
+    """One cross-field problem: key path relative to the model, what was expected, what was received."""
+    return (path, expected, received)
 
 
-@dataclass(frozen=True)
-class SubscriptionsConfig:
+def _raise_rules(problems: list[tuple[str, str, Any]]) -> None:
+    if problems:
+        raise PydanticCustomError("context_rules", "cross-field rules", {"problems": problems})
+
+
+def _accepts_text(annotation: Any) -> bool:
+    """Whether a field takes strings as they are (no JSON decoding of command-line text)."""
+    origin = get_origin(annotation)
+    if annotation is str:
+        return True
+    if origin is Annotated:
+        return _accepts_text(get_args(annotation)[0])
+    if origin is Literal:
+        return all(isinstance(arg, str) for arg in get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts_text(arg) for arg in get_args(annotation) if arg is not type(None))
+    return False
+
+
+def _is_string_list(annotation: Any) -> bool:
+    return get_origin(annotation) is tuple and all(
+        _accepts_text(arg) for arg in get_args(annotation) if arg is not Ellipsis
+    )
+
+
+def _allows_none(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    return origin in (typing.Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+class _Context(BaseModel):
+    """Shared behaviour of every context section: camelCase keys, unknown keys refused, CLI text decoded."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, validate_default=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_command_line(cls, value: Any, info: ValidationInfo) -> Any:
+        assert info.field_name is not None
+        annotation = cls.model_fields[info.field_name].annotation
+        if value is None or (value in ("", "null") and _allows_none(annotation)):
+            if _allows_none(annotation):
+                return None
+            raise PydanticUseDefault()  # null for a key with a default means "the default"
+        if not isinstance(value, str) or _accepts_text(annotation):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            if _is_string_list(annotation):  # `-c handlerModules=a,b`
+                return [item.strip() for item in value.split(",") if item.strip()]
+            return value
+
+
+class ModelConfig(_Context):
+    """The model the stack creates (absent when ``existingModelName`` is given)."""
+
+    image: ContainerImage = Field(
+        DEFAULT_MODEL_IMAGE,
+        description="Container image URI; may contain `${AWS::Region}`. The execution role may pull "
+        "exactly this ECR repository.",
+    )
+    model_data_url: S3Url | None = Field(
+        None, description="`s3://` URL of the model artifact; null when the image holds the model."
+    )
+    environment: dict[str, StrictStr] = Field(
+        default_factory=lambda: dict(DEFAULT_MODEL_ENVIRONMENT),
+        description="Environment variables of the model container.",
+    )
+
+
+class SubscriptionsConfig(_Context):
     """Extra subscriptions added to both topics."""
 
-    email: tuple[str, ...] = ()
-    https: tuple[str, ...] = ()
-    sqs_queue_arns: tuple[str, ...] = ()
+    email: tuple[Email, ...] = Field((), description="Email addresses subscribed to both topics.")
+    https: tuple[HttpsUrl, ...] = Field((), description="https:// endpoints subscribed to both topics.")
+    sqs_queue_arns: tuple[QueueArn, ...] = Field((), description="SQS queues subscribed to both topics.")
 
 
-@dataclass(frozen=True)
-class AutoscalingConfig:
-    """Endpoint variant autoscaling on the async backlog."""
+class AutoscalingConfig(_Context):
+    """Endpoint variant autoscaling on the async backlog, down to zero instances."""
 
-    enabled: bool = True
-    min_capacity: int = 0
-    max_capacity: int = 2
-    target_backlog_per_instance: float = 5
-    scale_in_cooldown_seconds: int = 600
-    scale_out_cooldown_seconds: int = 300
+    enabled: StrictBool = Field(True, description="Scale the variant on its backlog.")
+    min_capacity: StrictInt = Field(0, ge=0, le=100, description="Fewest instances; 0 scales to zero.")
+    max_capacity: StrictInt = Field(2, ge=1, le=100, description="Most instances.")
+    target_backlog_per_instance: float = Field(
+        5, gt=0, le=100000, strict=True, description="Queued requests per instance the scaling aims at."
+    )
+    scale_in_cooldown_seconds: StrictInt = Field(
+        600, ge=0, le=86400, description="Seconds between scale-ins."
+    )
+    scale_out_cooldown_seconds: StrictInt = Field(
+        300, ge=0, le=86400, description="Seconds between scale-outs."
+    )
+
+    @model_validator(mode="after")
+    def _capacity_range(self) -> Self:
+        if self.min_capacity > self.max_capacity:
+            _raise_rules(
+                [_rule("minCapacity", f"at most maxCapacity ({self.max_capacity})", self.min_capacity)]
+            )
+        return self
 
 
-@dataclass(frozen=True)
-class DeliveryConfig:
+class DeliveryConfig(_Context):
     """How notifications reach the result-handler functions."""
 
-    mode: DeliveryMode = "direct"
-    batch_size: int = 10
-    max_batching_window_seconds: int = 1
-    max_receive_count: int = 3
+    mode: DeliveryMode = Field(
+        "direct", description="`direct` (SNS -> Lambda) or `buffered` (SNS -> SQS -> Lambda, batched)."
+    )
+    batch_size: StrictInt = Field(10, ge=1, le=10000, description="Buffered mode: records per invocation.")
+    max_batching_window_seconds: StrictInt = Field(
+        1, ge=0, le=300, description="Buffered mode: seconds Lambda waits to fill a batch."
+    )
+    max_receive_count: StrictInt = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Buffered mode: receives before a message moves to the dead-letter queue.",
+    )
+
+    @model_validator(mode="after")
+    def _batching_window(self) -> Self:
+        if self.batch_size > 10 and self.max_batching_window_seconds < 1:
+            _raise_rules(
+                [
+                    _rule(
+                        "maxBatchingWindowSeconds",
+                        "at least 1 when batchSize is above 10 (an SQS event source rule)",
+                        self.max_batching_window_seconds,
+                    )
+                ]
+            )
+        return self
 
 
-@dataclass(frozen=True)
-class DestinationsConfig:
-    """Built-in destinations the runtime forwards results to."""
+class EventBridgeConfig(_Context):
+    """EventBridge destination: one event per result."""
 
-    result_store: bool = True
-    event_bridge_enabled: bool = False
-    event_bus_name: str = "default"
-    sqs_enabled: bool = False
-    step_functions_callback_enabled: bool = False
-    state_machine_arns: tuple[str, ...] = ()
+    enabled: StrictBool = Field(False, description="Put each result record on an event bus.")
+    bus_name: EventBusName = Field("default", description="The event bus (`events:PutEvents` on it only).")
 
 
-@dataclass(frozen=True)
-class StackConfig:
-    """Typed, validated configuration of the sample stack (one field per ``cdk.json`` context key)."""
+class ResultsQueueConfig(_Context):
+    """SQS destination: the result record as a message on a KMS-encrypted results queue."""
 
-    endpoint_name: str
-    existing_model_name: str | None
-    existing_model_role_arn: str | None
-    model: ModelConfig | None
-    instance_type: str
-    initial_instance_count: int
-    max_concurrent_invocations_per_instance: int
-    include_inference_response_in: tuple[str, ...]
-    existing_bucket_name: str | None
-    input_prefix: str
-    output_prefix: str
-    failure_prefix: str
-    output_expiration_days: int
-    existing_success_topic_arn: str | None
-    existing_error_topic_arn: str | None
-    subscriptions: SubscriptionsConfig
-    autoscaling: AutoscalingConfig
-    delivery: DeliveryConfig
-    handler_modules: tuple[str, ...]
-    destinations: DestinationsConfig
-    max_payload_bytes: int
-    result_ttl_days: int
-    log_retention_days: int
-    function_memory_mb: int
-    function_timeout_seconds: int
+    enabled: StrictBool = Field(False, description="Create the results queue (with its dead-letter queue).")
+
+
+class StepFunctionsCallbackConfig(_Context):
+    """Step Functions callback destination: answer the task token in the request's custom attributes."""
+
+    enabled: StrictBool = Field(False, description="Answer task tokens with SendTaskSuccess/Failure.")
+    state_machine_arns: tuple[StateMachineArn, ...] = Field(
+        (), description="State machines whose task tokens the functions may answer (required when enabled)."
+    )
+
+    @model_validator(mode="after")
+    def _arns_when_enabled(self) -> Self:
+        if self.enabled and not self.state_machine_arns:
+            _raise_rules(
+                [_rule("stateMachineArns", "at least one state machine ARN when enabled is true", [])]
+            )
+        return self
+
+
+class DestinationsConfig(_Context):
+    """Built-in destinations the runtime forwards results to (each one a section)."""
+
+    result_store: StrictBool = Field(
+        True, description="Write the result record the client polls (the table exists either way)."
+    )
+    event_bridge: EventBridgeConfig = Field(default_factory=EventBridgeConfig)
+    sqs: ResultsQueueConfig = Field(default_factory=ResultsQueueConfig)
+    step_functions_callback: StepFunctionsCallbackConfig = Field(default_factory=StepFunctionsCallbackConfig)
+
+
+class StackConfig(_Context):
+    """Every context key of the sample app, its type, constraints and default."""
+
+    endpoint_name: EndpointName = Field(
+        "async-results-demo",
+        description="SageMaker endpoint name; the topics are `<endpointName>-success|-error`.",
+    )
+    existing_model_name: ModelName | None = Field(
+        None, description="Use this SageMaker model instead of creating one (then `model` must be null)."
+    )
+    existing_model_role_arn: RoleArn | None = Field(
+        None, description="Execution role of `existingModelName` (needs `sns:Publish` and key use)."
+    )
+    model: ModelConfig | None = Field(
+        default_factory=ModelConfig, description="The model to create; null with `existingModelName`."
+    )
+    instance_type: InstanceType = Field("ml.m5.xlarge", description="Instance type of the variant.")
+    initial_instance_count: StrictInt = Field(1, ge=1, le=100, description="Instances at creation.")
+    max_concurrent_invocations_per_instance: StrictInt = Field(
+        4, ge=1, le=1000, description="Concurrent requests SageMaker sends to one instance."
+    )
+    include_inference_response_in: tuple[IncludeInferenceResponseIn, ...] = Field(
+        ("SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"),
+        description="Notifications that carry the response inline (up to 128 KB).",
+    )
+    existing_bucket_name: BucketName | None = Field(
+        None, description="Use this bucket instead of creating one (its encryption is left alone)."
+    )
+    input_prefix: Prefix = Field("async-inference/inputs/", description="Key prefix of request payloads.")
+    output_prefix: Prefix = Field("async-inference/outputs/", description="Key prefix of responses.")
+    failure_prefix: Prefix = Field("async-inference/failures/", description="Key prefix of failures.")
+    output_expiration_days: StrictInt = Field(
+        30, ge=1, le=3650, description="Days before objects of a created bucket expire."
+    )
+    existing_success_topic_arn: TopicArn | None = Field(
+        None, description="Use this success topic instead of creating one."
+    )
+    existing_error_topic_arn: TopicArn | None = Field(
+        None, description="Use this error topic instead of creating one."
+    )
+    subscriptions: SubscriptionsConfig = Field(default_factory=SubscriptionsConfig)
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    handler_modules: tuple[ModuleName, ...] = Field(
+        ("handlers",), description="Plugin packages the runtime loads (the handler folder's package name)."
+    )
+    destinations: DestinationsConfig = Field(default_factory=DestinationsConfig)
+    max_payload_bytes: StrictInt = Field(
+        10485760, ge=1024, le=1 << 40, description="Larger payloads are handed to handlers by reference."
+    )
+    result_ttl_days: StrictInt = Field(30, ge=1, le=3650, description="Days a result record is kept.")
+    log_retention_days: StrictInt = Field(
+        30, ge=1, le=3653, description="Days the functions' logs are kept (a CloudWatch Logs period)."
+    )
+    function_memory_mb: StrictInt = Field(512, ge=128, le=10240, description="Memory of each function.")
+    function_timeout_seconds: StrictInt = Field(60, ge=1, le=900, description="Timeout of each function.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_or_existing_model(cls, data: Any) -> Any:
+        # An absent or null model means the sample model, unless an existing model is used instead.
+        if isinstance(data, Mapping):
+            existing = data.get("existingModelName", data.get("existing_model_name"))
+            model = data.get("model")
+            if existing not in (None, "", "null") and model in (None, "null"):
+                return {**data, "model": None}
+            if model in (None, "null"):
+                return {k: v for k, v in data.items() if k != "model"}
+        return data
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Self:
+        problems: list[tuple[str, str, Any]] = []
+        if self.existing_model_name and self.model is not None:
+            problems.append(
+                _rule(
+                    "existingModelName/model",
+                    "either existingModelName or model, not both (set model to null to use an existing model)",
+                    {"existingModelName": self.existing_model_name, "model.image": self.model.image},
+                )
+            )
+        if self.existing_model_name and not self.existing_model_role_arn:
+            problems.append(
+                _rule(
+                    "existingModelRoleArn",
+                    "the execution role ARN of the existing model (it needs sns:Publish and key use)",
+                    None,
+                )
+            )
+        if self.existing_model_role_arn and not self.existing_model_name:
+            problems.append(
+                _rule(
+                    "existingModelRoleArn",
+                    "null unless existingModelName is given",
+                    self.existing_model_role_arn,
+                )
+            )
+        prefixes = {
+            "inputPrefix": self.input_prefix,
+            "outputPrefix": self.output_prefix,
+            "failurePrefix": self.failure_prefix,
+        }
+        for name_a, a in prefixes.items():
+            for name_b, b in prefixes.items():
+                if name_a < name_b and (a.startswith(b) or b.startswith(a)):
+                    problems.append(
+                        _rule(f"{name_a}/{name_b}", "prefixes that do not overlap", {name_a: a, name_b: b})
+                    )
+        if (
+            self.existing_success_topic_arn
+            and self.existing_success_topic_arn == self.existing_error_topic_arn
+        ):
+            problems.append(
+                _rule(
+                    "existingErrorTopicArn",
+                    "a topic different from the success topic",
+                    self.existing_error_topic_arn,
+                )
+            )
+        if self.autoscaling.enabled and self.initial_instance_count > self.autoscaling.max_capacity:
+            problems.append(
+                _rule(
+                    "initialInstanceCount",
+                    f"at most autoscaling.maxCapacity ({self.autoscaling.max_capacity})",
+                    self.initial_instance_count,
+                )
+            )
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            problems.append(
+                _rule("logRetentionDays", f"one of {list(LOG_RETENTION_DAYS)}", self.log_retention_days)
+            )
+        _raise_rules(problems)
+        return self
 
 
 class ConfigError(ValueError):
@@ -202,7 +494,7 @@ class ConfigError(ValueError):
     Attributes
     ----------
     problems:
-        One line per problem: ``<key>: expected <what>, received <value>``.
+        One line per problem: ``<key path>: expected <what>, received <value>``.
     """
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -215,361 +507,236 @@ class ConfigError(ValueError):
         )
 
 
-T = TypeVar("T")
-
-
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
     if len(text) > 80:
         text = text[:77] + "..."
     return f"{text} ({type(value).__name__})"
 
 
-class _Reader:
-    """Collects problems while reading typed values out of nested context mappings."""
+def _path(loc: Sequence[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
-    def __init__(self) -> None:
-        self.problems: list[str] = []
 
-    def problem(self, key: str, expected: str, received: Any) -> None:
-        self.problems.append(f"{key}: expected {expected}, received {_show(received)}")
-
-    @staticmethod
-    def _decode(value: Any, want_str: bool) -> Any:
-        # `-c key=value` passes strings; accept JSON text for non-string values.
-        if isinstance(value, str) and not want_str:
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
-
-    def section(self, raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
-        """Read a nested object, merged over its defaults; unknown keys are problems (typos)."""
-        value = self._decode(raw.get(key, defaults), want_str=False)
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            self.problem(key, "an object", value)
-            return dict(defaults)
-        unknown = sorted(set(value) - set(defaults))
-        if unknown:
-            self.problem(key, f"only the keys {sorted(defaults)}", {k: value[k] for k in unknown})
-        merged = dict(defaults)
-        merged.update({k: v for k, v in value.items() if k in defaults})
-        return merged
-
-    def integer(self, raw: Mapping[str, Any], key: str, path: str, low: int, high: int) -> int:
-        value = self._decode(raw[key], want_str=False)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path, f"an integer between {low} and {high}", value)
-            return low
-        if not low <= value <= high:
-            self.problem(path, f"an integer between {low} and {high}", value)
-        return value
-
-    def number(self, raw: Mapping[str, Any], key: str, path: str, low: float, high: float) -> float:
-        value = self._decode(raw[key], want_str=False)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.problem(path, f"a number between {low} and {high}", value)
-            return low
-        if not low <= value <= high:
-            self.problem(path, f"a number between {low} and {high}", value)
-        return float(value)
-
-    def boolean(self, raw: Mapping[str, Any], key: str, path: str) -> bool:
-        value = self._decode(raw[key], want_str=False)
-        if not isinstance(value, bool):
-            self.problem(path, "true or false", value)
-            return False
-        return value
-
-    def string(
-        self, raw: Mapping[str, Any], key: str, path: str, pattern: re.Pattern[str], expected: str
-    ) -> str:
-        value = raw[key]
-        if not isinstance(value, str) or not pattern.match(value):
-            self.problem(path, expected, value)
-            return value if isinstance(value, str) else ""
-        return value
-
-    def optional_string(
-        self, raw: Mapping[str, Any], key: str, path: str, pattern: re.Pattern[str], expected: str
-    ) -> str | None:
-        value = raw.get(key)
-        if value is None or value in ("", "null"):
+def _section_model(loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class of the section at ``loc`` (for naming its known keys)."""
+    model: type[BaseModel] = StackConfig
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {info.alias or name: info for name, info in model.model_fields.items()}
+        if part not in fields:
             return None
-        return self.string(raw, key, path, pattern, expected)
-
-    def string_list(
-        self,
-        raw: Mapping[str, Any],
-        key: str,
-        path: str,
-        check: Callable[[str], bool],
-        expected_item: str,
-    ) -> tuple[str, ...]:
-        value = self._decode(raw[key], want_str=False)
-        if value is None:
-            return ()
-        if isinstance(value, str):  # `-c handlerModules=a,b` convenience
-            value = [item.strip() for item in value.split(",") if item.strip()]
-        if not isinstance(value, list):
-            self.problem(path, f"a list of {expected_item}", value)
-            return ()
-        good: list[str] = []
-        for index, item in enumerate(value):
-            if isinstance(item, str) and check(item):
-                good.append(item)
-            else:
-                self.problem(f"{path}[{index}]", expected_item, item)
-        return tuple(good)
-
-
-def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
-    return lambda text: bool(pattern.match(text))
-
-
-def _parse_model(reader: _Reader, raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> ModelConfig | None:
-    value = _Reader._decode(raw.get("model"), want_str=False)
-    if value is None or value == "null":
-        # Absent or null: the sample model, unless an existing model is used instead.
-        if raw.get("existingModelName") not in (None, "", "null"):
+        inner = _submodel(fields[part].annotation)
+        if inner is None:
             return None
-        value = defaults["model"]
-    section = reader.section({"model": value}, "model", defaults["model"])
-    image = reader.string(
-        section, "image", "model.image", re.compile(r"^\S+$"), "a container image URI (ECR or public)"
-    )
-    model_data_url = reader.optional_string(
-        section, "modelDataUrl", "model.modelDataUrl", _S3_URL, "null or an s3://bucket/key URL"
-    )
-    environment = _Reader._decode(section["environment"], want_str=False) or {}
-    if not isinstance(environment, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in environment.items()
-    ):
-        reader.problem("model.environment", "an object of string values", environment)
-        environment = {}
-    return ModelConfig(image=image, model_data_url=model_data_url, environment=dict(environment))
+        model = inner
+    return model
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _bounds(loc: Sequence[int | str]) -> tuple[Any, Any]:
+    """The lower and upper bound of the number field at ``loc`` (``None`` where unbounded)."""
+    model = _section_model(loc[:-1])
+    key = loc[-1] if loc else None
+    if model is None or not isinstance(key, str):
+        return None, None
+    fields = {info.alias or name: info for name, info in model.model_fields.items()}
+    low = high = None
+    for constraint in fields[key].metadata if key in fields else ():
+        low = getattr(constraint, "ge", getattr(constraint, "gt", low))
+        high = getattr(constraint, "le", getattr(constraint, "lt", high))
+    return low, high
+
+
+def _expected(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    loc = error["loc"]
+    simple = {
+        "int_type": "an integer",
+        "bool_type": "true or false",
+        "float_type": "a number",
+        "string_type": "a string",
+        "tuple_type": "a list",
+        "list_type": "a list",
+        "dict_type": "an object",
+        "model_type": "an object",
+        "model_attributes_type": "an object",
+        "missing": "a value",
+    }
+    bounds = {
+        "greater_than_equal": ">= {ge}",
+        "greater_than": "> {gt}",
+        "less_than_equal": "<= {le}",
+        "less_than": "< {lt}",
+    }
+    if kind == "pattern":
+        return str(ctx["expected"])
+    low, high = _bounds(loc)
+    if kind in ("int_type", "float_type") and low is not None and high is not None:
+        return f"{simple[kind]} between {low} and {high}"
+    if kind in simple:
+        return simple[kind]
+    if kind in bounds:
+        return "a value " + bounds[kind].format(**ctx)
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    if kind == "extra_forbidden":
+        model = _section_model(loc[:-1])
+        known = sorted(info.alias or name for name, info in model.model_fields.items()) if model else []
+        return f"one of the known keys {known}"
+    return str(error["msg"])
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems: list[str] = []
+    for item in error.errors():
+        loc = item["loc"]
+        if item["type"] == "context_rules":
+            base = _path(loc)
+            for path, expected, received in item["ctx"]["problems"]:
+                full = f"{base}.{path}" if base else path
+                problems.append(f"{full}: expected {expected}, received {_show(received)}")
+            continue
+        path = _path(loc) or "(context)"
+        if item["type"] == "extra_forbidden":
+            problems.append(
+                f"{path}: unknown key, expected {_expected(item)}, received {_show(item['input'])}"
+            )
+        else:
+            problems.append(f"{path}: expected {_expected(item)}, received {_show(item['input'])}")
+    return problems
+
+
+def is_context_key(key: str) -> bool:
+    """Whether a context key belongs to this app (CDK feature flags and ``aws:cdk:*`` keys do not)."""
+    return not key.startswith("@") and ":" not in key and not key.startswith("cdk-")
 
 
 def parse_context(context: Mapping[str, Any]) -> StackConfig:
-    """Validate raw CDK context (missing keys take their documented defaults) into a :class:`StackConfig`.
+    """Validate raw CDK context (missing keys take their defaults) into a :class:`StackConfig`.
 
     Parameters
     ----------
     context:
-        The context mapping, e.g. ``{key: app.node.try_get_context(key) ...}``; keys that are absent or
-        ``None`` fall back to :func:`default_context` (``model`` too, unless ``existingModelName`` is given:
-        then an absent or null ``model`` means "no model to create").
+        The app's context mapping. CDK feature flags and ``aws:cdk:*`` keys are ignored, every other key
+        must be known. An absent or null ``model`` means the sample model unless ``existingModelName`` is
+        given: then it means "no model to create".
 
     Raises
     ------
     ConfigError
-        Listing every problem found, each with the received and the expected value.
+        Listing every problem found, each with the key path, the expected and the received value.
     """
-    defaults = default_context()
-    raw: dict[str, Any] = {}
-    for key, default in defaults.items():
-        value = context.get(key, default)
-        raw[key] = default if (value is None and not key.startswith("existing")) else value
-    raw["model"] = context.get("model")
-    reader = _Reader()
+    own = {key: value for key, value in context.items() if is_context_key(key)}
+    try:
+        return StackConfig.model_validate(own)
+    except ValidationError as error:
+        problems = _problems(error)
+        # pydantic checks a model's cross-field rules only once its fields are valid; check them again
+        # with the invalid keys at their defaults, so that one run reports every problem.
+        repaired = own
+        for item in error.errors():
+            repaired = _without(repaired, item["loc"])
+        try:
+            StackConfig.model_validate(repaired)
+        except ValidationError as second:
+            problems += [problem for problem in _problems(second) if problem not in problems]
+        raise ConfigError(problems) from None
 
-    endpoint_name = reader.string(
-        raw,
-        "endpointName",
-        "endpointName",
-        _ENDPOINT_NAME,
-        "1-63 letters, digits or hyphens, starting and ending with a letter or digit",
-    )
-    existing_model_name = reader.optional_string(
-        raw, "existingModelName", "existingModelName", _MODEL_NAME, "null or a SageMaker model name"
-    )
-    existing_model_role_arn = reader.optional_string(
-        raw, "existingModelRoleArn", "existingModelRoleArn", _ROLE_ARN, "null or an IAM role ARN"
-    )
-    model = _parse_model(reader, raw, defaults)
-    if existing_model_name and model is not None:
-        reader.problem(
-            "existingModelName/model",
-            "either existingModelName or model, not both (set model to null to use an existing model)",
-            {"existingModelName": existing_model_name, "model.image": model.image},
-        )
-    if existing_model_name and not existing_model_role_arn:
-        reader.problem(
-            "existingModelRoleArn",
-            "the execution role ARN of the existing model (it needs sns:Publish and key use)",
-            None,
-        )
-    if existing_model_role_arn and not existing_model_name:
-        reader.problem(
-            "existingModelRoleArn", "null unless existingModelName is given", existing_model_role_arn
-        )
 
-    instance_type = reader.string(
-        raw, "instanceType", "instanceType", _INSTANCE_TYPE, "a SageMaker instance type such as ml.m5.xlarge"
-    )
-    initial_instance_count = reader.integer(raw, "initialInstanceCount", "initialInstanceCount", 1, 100)
-    max_concurrent = reader.integer(
-        raw, "maxConcurrentInvocationsPerInstance", "maxConcurrentInvocationsPerInstance", 1, 1000
-    )
-    include = reader.string_list(
-        raw,
-        "includeInferenceResponseIn",
-        "includeInferenceResponseIn",
-        lambda item: item in INCLUDE_INFERENCE_RESPONSE_VALUES,
-        f"one of {list(INCLUDE_INFERENCE_RESPONSE_VALUES)}",
-    )
+def _without(data: Mapping[str, Any], loc: Sequence[int | str]) -> dict[str, Any]:
+    """A copy of ``data`` without the innermost object key on the path ``loc``."""
+    copy = dict(data)
+    head = loc[0] if loc else None
+    if not isinstance(head, str) or head not in copy:
+        return copy
+    inner = copy[head]
+    rest = loc[1:]
+    if isinstance(inner, Mapping) and rest and isinstance(rest[0], str) and rest[0] in inner:
+        copy[head] = _without(inner, rest)
+    else:
+        del copy[head]
+    return copy
 
-    existing_bucket_name = reader.optional_string(
-        raw, "existingBucketName", "existingBucketName", _BUCKET_NAME, "null or an S3 bucket name"
-    )
-    prefix_expected = "an S3 key prefix like 'async-inference/outputs/' (no leading slash, ends with '/')"
-    input_prefix = reader.string(raw, "inputPrefix", "inputPrefix", _PREFIX, prefix_expected)
-    output_prefix = reader.string(raw, "outputPrefix", "outputPrefix", _PREFIX, prefix_expected)
-    failure_prefix = reader.string(raw, "failurePrefix", "failurePrefix", _PREFIX, prefix_expected)
-    prefixes = {"inputPrefix": input_prefix, "outputPrefix": output_prefix, "failurePrefix": failure_prefix}
-    for name_a, a in prefixes.items():
-        for name_b, b in prefixes.items():
-            if name_a < name_b and a and b and (a.startswith(b) or b.startswith(a)):
-                reader.problem(f"{name_a}/{name_b}", "prefixes that do not overlap", {name_a: a, name_b: b})
-    output_expiration_days = reader.integer(raw, "outputExpirationDays", "outputExpirationDays", 1, 3650)
 
-    existing_success = reader.optional_string(
-        raw, "existingSuccessTopicArn", "existingSuccessTopicArn", _SNS_ARN, "null or an SNS topic ARN"
-    )
-    existing_error = reader.optional_string(
-        raw, "existingErrorTopicArn", "existingErrorTopicArn", _SNS_ARN, "null or an SNS topic ARN"
-    )
-    if existing_success and existing_success == existing_error:
-        reader.problem("existingErrorTopicArn", "a topic different from the success topic", existing_error)
+def default_context() -> dict[str, Any]:
+    """Every context key with its default, as camelCase JSON (derived from :class:`StackConfig`)."""
+    dumped: dict[str, Any] = StackConfig().model_dump(mode="json", by_alias=True)
+    return dumped
 
-    subs = reader.section(raw, "subscriptions", defaults["subscriptions"])
-    subscriptions = SubscriptionsConfig(
-        email=reader.string_list(subs, "email", "subscriptions.email", _matches(_EMAIL), "an email address"),
-        https=reader.string_list(
-            subs, "https", "subscriptions.https", lambda u: u.startswith("https://"), "an https:// URL"
-        ),
-        sqs_queue_arns=reader.string_list(
-            subs, "sqsQueueArns", "subscriptions.sqsQueueArns", _matches(_SQS_ARN), "an SQS queue ARN"
-        ),
-    )
 
-    scaling = reader.section(raw, "autoscaling", defaults["autoscaling"])
-    autoscaling = AutoscalingConfig(
-        enabled=reader.boolean(scaling, "enabled", "autoscaling.enabled"),
-        min_capacity=reader.integer(scaling, "minCapacity", "autoscaling.minCapacity", 0, 100),
-        max_capacity=reader.integer(scaling, "maxCapacity", "autoscaling.maxCapacity", 1, 100),
-        target_backlog_per_instance=reader.number(
-            scaling, "targetBacklogPerInstance", "autoscaling.targetBacklogPerInstance", 0.1, 100000
-        ),
-        scale_in_cooldown_seconds=reader.integer(
-            scaling, "scaleInCooldownSeconds", "autoscaling.scaleInCooldownSeconds", 0, 86400
-        ),
-        scale_out_cooldown_seconds=reader.integer(
-            scaling, "scaleOutCooldownSeconds", "autoscaling.scaleOutCooldownSeconds", 0, 86400
-        ),
-    )
-    if autoscaling.min_capacity > autoscaling.max_capacity:
-        reader.problem(
-            "autoscaling.minCapacity",
-            f"at most autoscaling.maxCapacity ({autoscaling.max_capacity})",
-            autoscaling.min_capacity,
-        )
-    if autoscaling.enabled and initial_instance_count > autoscaling.max_capacity:
-        reader.problem(
-            "initialInstanceCount",
-            f"at most autoscaling.maxCapacity ({autoscaling.max_capacity})",
-            initial_instance_count,
-        )
+def context_keys() -> list[str]:
+    """Every context key path (``delivery.mode``), sections included, in the model's order."""
+    return [row[0] for row in _rows(StackConfig, "")]
 
-    deliv = reader.section(raw, "delivery", defaults["delivery"])
-    mode = deliv["mode"]
-    if mode not in DELIVERY_MODES:
-        reader.problem("delivery.mode", f"one of {list(DELIVERY_MODES)}", mode)
-        mode = "direct"
-    delivery = DeliveryConfig(
-        mode=mode,
-        batch_size=reader.integer(deliv, "batchSize", "delivery.batchSize", 1, 10000),
-        max_batching_window_seconds=reader.integer(
-            deliv, "maxBatchingWindowSeconds", "delivery.maxBatchingWindowSeconds", 0, 300
-        ),
-        max_receive_count=reader.integer(deliv, "maxReceiveCount", "delivery.maxReceiveCount", 1, 1000),
-    )
-    if delivery.batch_size > 10 and delivery.max_batching_window_seconds < 1:
-        reader.problem(
-            "delivery.maxBatchingWindowSeconds",
-            "at least 1 when delivery.batchSize is above 10 (an SQS event source rule)",
-            delivery.max_batching_window_seconds,
-        )
 
-    handler_modules = reader.string_list(
-        raw, "handlerModules", "handlerModules", _matches(_MODULE), "a Python module name"
-    )
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _type_name(get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(arg) for arg in get_args(annotation) if arg is not type(None)]
+        return " or ".join(names) + (" or null" if type(None) in get_args(annotation) else "")
+    if origin is Literal:
+        return " or ".join(f"`{arg}`" for arg in get_args(annotation))
+    if origin is tuple:
+        return f"list of {_type_name(get_args(annotation)[0])}"
+    if origin is dict:
+        return f"object of {_type_name(get_args(annotation)[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, str(annotation))
 
-    dest = reader.section(raw, "destinations", defaults["destinations"])
-    bus = reader.section(dest, "eventBridge", defaults["destinations"]["eventBridge"])
-    sqs = reader.section(dest, "sqs", defaults["destinations"]["sqs"])
-    sfn = reader.section(dest, "stepFunctionsCallback", defaults["destinations"]["stepFunctionsCallback"])
-    destinations = DestinationsConfig(
-        result_store=reader.boolean(dest, "resultStore", "destinations.resultStore"),
-        event_bridge_enabled=reader.boolean(bus, "enabled", "destinations.eventBridge.enabled"),
-        event_bus_name=reader.string(
-            bus, "busName", "destinations.eventBridge.busName", _EVENT_BUS, "an EventBridge event bus name"
-        ),
-        sqs_enabled=reader.boolean(sqs, "enabled", "destinations.sqs.enabled"),
-        step_functions_callback_enabled=reader.boolean(
-            sfn, "enabled", "destinations.stepFunctionsCallback.enabled"
-        ),
-        state_machine_arns=reader.string_list(
-            sfn,
-            "stateMachineArns",
-            "destinations.stepFunctionsCallback.stateMachineArns",
-            _matches(_STATE_MACHINE_ARN),
-            "a Step Functions state machine ARN",
-        ),
-    )
-    if destinations.step_functions_callback_enabled and not destinations.state_machine_arns:
-        reader.problem(
-            "destinations.stepFunctionsCallback.stateMachineArns",
-            "at least one state machine ARN when the callback destination is enabled",
-            [],
-        )
 
-    log_retention_days = reader.integer(raw, "logRetentionDays", "logRetentionDays", 1, 3653)
-    if log_retention_days not in LOG_RETENTION_DAYS:
-        reader.problem("logRetentionDays", f"one of {list(LOG_RETENTION_DAYS)}", log_retention_days)
+def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    defaults = model().model_dump(mode="json", by_alias=True)
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        path = f"{prefix}{key}"
+        annotation = info.annotation
+        sub = _submodel(annotation)
+        description = info.description or (_first_line(sub.__doc__) if sub is not None else "")
+        if sub is not None and _allows_none(annotation):
+            rows.append((path, _type_name(annotation), json.dumps(defaults[key]), description))
+            rows += _rows(sub, f"{path}.")
+        elif sub is not None:
+            rows.append((path, "object", "", description))
+            rows += _rows(sub, f"{path}.")
+        else:
+            rows.append((path, _type_name(annotation), json.dumps(defaults[key]), description))
+    return rows
 
-    config = StackConfig(
-        endpoint_name=endpoint_name,
-        existing_model_name=existing_model_name,
-        existing_model_role_arn=existing_model_role_arn,
-        model=None if existing_model_name else model,
-        instance_type=instance_type,
-        initial_instance_count=initial_instance_count,
-        max_concurrent_invocations_per_instance=max_concurrent,
-        include_inference_response_in=include,
-        existing_bucket_name=existing_bucket_name,
-        input_prefix=input_prefix,
-        output_prefix=output_prefix,
-        failure_prefix=failure_prefix,
-        output_expiration_days=output_expiration_days,
-        existing_success_topic_arn=existing_success,
-        existing_error_topic_arn=existing_error,
-        subscriptions=subscriptions,
-        autoscaling=autoscaling,
-        delivery=delivery,
-        handler_modules=handler_modules,
-        destinations=destinations,
-        max_payload_bytes=reader.integer(raw, "maxPayloadBytes", "maxPayloadBytes", 1024, 1 << 40),
-        result_ttl_days=reader.integer(raw, "resultTtlDays", "resultTtlDays", 1, 3650),
-        log_retention_days=log_retention_days,
-        function_memory_mb=reader.integer(raw, "functionMemoryMb", "functionMemoryMb", 128, 10240),
-        function_timeout_seconds=reader.integer(
-            raw, "functionTimeoutSeconds", "functionTimeoutSeconds", 1, 900
-        ),
-    )
-    if reader.problems:
-        raise ConfigError(reader.problems)
-    return config
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if text and text.strip() else ""
+
+
+def context_reference_markdown() -> str:
+    """The README's context reference: one table row per key path, rendered from :class:`StackConfig`.
+
+    Deterministic (the model's field order, JSON defaults), so a test can compare it with the README.
+    """
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| Key | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    for path, type_name, default, description in _rows(StackConfig, ""):
+        shown = f"`{cell(default)}`" if default else ""
+        lines.append(f"| `{path}` | {cell(type_name)} | {shown} | {cell(description)} |")
+    return "\n".join(lines) + "\n"

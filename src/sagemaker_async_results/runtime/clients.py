@@ -13,6 +13,7 @@ Example
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ class Clients:
     ----------
     s3, dynamodb, events, sqs, stepfunctions
         Pre-built clients (tests, the local run); missing ones are created on first use.
+    services
+        Pre-built clients of any other service, by boto3 service name (``{"kinesis": client}``): a
+        destination for a new service gets its client from :meth:`client` without a change here.
     session
         ``boto3.session.Session`` to create clients from (default: boto3's default session).
     endpoint_url
@@ -50,6 +54,7 @@ class Clients:
         events: EventBridgeClient | None = None,
         sqs: SQSClient | None = None,
         stepfunctions: SFNClient | None = None,
+        services: Mapping[str, Any] | None = None,
         session: Any = None,
         endpoint_url: str | None = None,
         region_name: str | None = None,
@@ -65,10 +70,15 @@ class Clients:
             }.items()
             if client is not None
         }
+        self._clients.update(services or {})
         self._session = session
         self._endpoint_url = endpoint_url
         self._region_name = region_name
         self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        """The client of ``service`` (a boto3 service name), created once on first use."""
+        return self._get(service)
 
     def _get(self, service: str) -> Any:
         client = self._clients.get(service)

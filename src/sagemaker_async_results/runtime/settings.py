@@ -3,6 +3,10 @@
 Names come from :mod:`sagemaker_async_results.contract` (shared with the stack). Every problem is reported at
 once in one :class:`~sagemaker_async_results.runtime.errors.ConfigurationError`, so a misconfigured deployment needs
 one fix round, not one per variable.
+
+Built-in destinations are not fields here: each one reads its own variables from
+:attr:`Settings.environment` (see :mod:`sagemaker_async_results.runtime.destinations`), so adding a
+destination never changes this module.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from sagemaker_async_results import contract as names
@@ -21,9 +26,6 @@ DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 #: Records of one SQS batch routed at once (threads: the work is waiting on AWS calls).
 DEFAULT_BATCH_CONCURRENCY = 10
 DEFAULT_HANDLER_MODULES = ("handlers",)
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +79,19 @@ class Settings:
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     handler_modules: tuple[str, ...] = DEFAULT_HANDLER_MODULES
     delivery_mode: Literal["direct", "buffered"] = "direct"
-    result_store_enabled: bool = True
-    event_bus_name: str | None = None
-    results_queue_url: str | None = None
-    step_functions_callback_enabled: bool = False
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
     batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY
     metrics_namespace: str = field(default=names.METRICS_NAMESPACE)
+    #: The variables the settings were read from; destinations read their own ones here. Settings built
+    #: directly (tests, benchmarks) have none, so only the result store can be on (it needs a table).
+    environment: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
+    )
 
     @property
     def idempotency_enabled(self) -> bool:
         """Idempotency needs the table; without ``RESULTS_TABLE`` duplicates are routed again."""
         return bool(self.results_table)
-
-    @property
-    def result_store_active(self) -> bool:
-        """The result store runs when switched on and a table is configured."""
-        return self.result_store_enabled and bool(self.results_table)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,18 +115,6 @@ class Settings:
                 problems.append(f"{name}={raw!r}: expected a positive integer")
                 return default
             return value
-
-        def flag(name: str, default: bool) -> bool:
-            raw = env.get(name)
-            if raw is None:
-                return default
-            lowered = raw.strip().lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
-            problems.append(f"{name}={raw!r}: expected true or false")
-            return default
 
         bucket = text(names.RESULTS_BUCKET)
         locations: list[S3Prefix] = []
@@ -156,15 +142,12 @@ class Settings:
             max_payload_bytes=positive_int(names.MAX_PAYLOAD_BYTES, DEFAULT_MAX_PAYLOAD_BYTES),
             handler_modules=modules or DEFAULT_HANDLER_MODULES,
             delivery_mode="buffered" if mode == "buffered" else "direct",
-            result_store_enabled=flag(names.RESULT_STORE_ENABLED, True),
-            event_bus_name=text(names.EVENT_BUS_NAME),
-            results_queue_url=text(names.RESULTS_QUEUE_URL),
-            step_functions_callback_enabled=flag(names.STEP_FUNCTIONS_CALLBACK_ENABLED, False),
             idempotency_ttl_seconds=positive_int(
                 names.IDEMPOTENCY_TTL_SECONDS, DEFAULT_IDEMPOTENCY_TTL_SECONDS
             ),
             batch_concurrency=positive_int(names.BATCH_CONCURRENCY, DEFAULT_BATCH_CONCURRENCY),
             metrics_namespace=text("POWERTOOLS_METRICS_NAMESPACE") or names.METRICS_NAMESPACE,
+            environment=MappingProxyType(dict(env)),
         )
         if problems:
             raise ConfigurationError(

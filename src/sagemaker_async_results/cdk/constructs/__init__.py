@@ -8,7 +8,6 @@ Example
 from sagemaker_async_results.cdk.constructs._props import PropsError
 from sagemaker_async_results.cdk.constructs.autoscaling import EndpointAutoscaling
 from sagemaker_async_results.cdk.constructs.delivery import BufferedDelivery, DirectDelivery, deliver
-from sagemaker_async_results.cdk.constructs.destinations import ResultDestinations
 from sagemaker_async_results.cdk.constructs.encryption import EncryptionKey, EncryptionKeyProps
 from sagemaker_async_results.cdk.constructs.operations import Operations
 from sagemaker_async_results.cdk.constructs.output_bucket import OutputBucket, OutputBucketProps
@@ -29,7 +28,6 @@ __all__ = [
     "OutputBucket",
     "OutputBucketProps",
     "PropsError",
-    "ResultDestinations",
     "ResultHandlerFunction",
     "ResultTopics",
     "ResultsTable",

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import aws_cdk as cdk
-
 from constructs import IConstruct
 
 __all__ = ["acknowledge", "acknowledge_iam5_resource", "nag_text"]

@@ -7,8 +7,8 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
-
 from constructs import Construct, IConstruct
+
 from sagemaker_async_results.cdk.constructs._props import check
 
 __all__ = ["EndpointAutoscaling", "backlog_metric"]

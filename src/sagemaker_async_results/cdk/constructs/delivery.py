@@ -22,8 +22,8 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
-
 from constructs import Construct
+
 from sagemaker_async_results.cdk.constructs._nag import acknowledge
 from sagemaker_async_results.cdk.constructs._props import check
 from sagemaker_async_results.cdk.constructs.queues import secure_queue

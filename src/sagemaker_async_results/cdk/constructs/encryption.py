@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-
 from constructs import Construct
+
 from sagemaker_async_results.cdk.constructs._props import check, exclusive
 
 __all__ = ["KEY_USE_ACTIONS", "EncryptionKey", "EncryptionKeyProps"]

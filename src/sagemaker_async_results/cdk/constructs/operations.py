@@ -10,8 +10,8 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-
 from constructs import Construct
+
 from sagemaker_async_results.cdk.constructs.autoscaling import backlog_metric
 
 __all__ = ["ENDPOINT_FAILURE_METRICS", "Operations", "endpoint_metric"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from aws_cdk import Duration, FeatureFlags, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from sagemaker_async_results.cdk.constructs._props import check, exclusive, prefix_problem
 
 __all__ = ["OutputBucket", "OutputBucketProps"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
-
 from constructs import Construct
 
 __all__ = ["secure_queue"]

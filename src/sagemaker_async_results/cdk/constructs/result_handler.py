@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -11,8 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-
 from constructs import Construct
+
 from sagemaker_async_results import contract
 from sagemaker_async_results.cdk.constructs._nag import acknowledge, acknowledge_iam5_resource
 from sagemaker_async_results.cdk.constructs._props import check, prefix_problem
@@ -21,8 +22,10 @@ from sagemaker_async_results.cdk.constructs.results_table import ResultsTable
 __all__ = [
     "DEFAULT_METRICS_NAMESPACE",
     "DEFAULT_SERVICE_NAME",
+    "FIXED_FUNCTION_PROPS",
     "RUNTIME",
     "ResultHandlerFunction",
+    "function_props_problems",
     "retention_days",
 ]
 
@@ -64,6 +67,18 @@ _RETENTION_DAYS = dict(
 )
 
 
+#: ``aws_lambda.Function`` props the runtime and the grants depend on: not overridable.
+FIXED_FUNCTION_PROPS = frozenset({"code", "handler", "runtime", "role", "architecture", "log_group"})
+
+
+def function_props_problems(function_props: Mapping[str, Any] | None) -> list[str]:
+    """Problems of an escape-hatch ``function_props`` mapping (keys the construct must keep)."""
+    fixed = sorted(FIXED_FUNCTION_PROPS & set(function_props or {}))
+    if not fixed:
+        return []
+    return [f"function_props: expected none of {sorted(FIXED_FUNCTION_PROPS)}, received {fixed}"]
+
+
 def retention_days(days: int) -> logs.RetentionDays:
     """The ``RetentionDays`` member for a number of days (one of the values CloudWatch Logs accepts)."""
     try:
@@ -87,12 +102,16 @@ class ResultHandlerFunction(Construct):
     table: result and idempotency table.
     encryption_key: key of bucket, table and queues.
     handler_modules: default ``("handlers",)``. max_payload_bytes: default 10 MiB.
-    result_ttl_days: default 30. result_store_enabled: default True. delivery_mode: default "direct".
+    result_ttl_days: default 30. delivery_mode: default "direct".
     memory_size: default 512 MB. timeout: default 60 s. log_retention: default one month.
     service_name: ``POWERTOOLS_SERVICE_NAME``, default ``contract.SERVICE_NAME``.
     metrics_namespace: ``POWERTOOLS_METRICS_NAMESPACE``, default ``contract.METRICS_NAMESPACE``.
     environment: extra environment variables; default none.
     description: default none.
+    function_props: escape hatch: keyword arguments of ``aws_lambda.Function`` merged over the ones
+        above (``reserved_concurrent_executions``, ``vpc``, ``layers``...); default none. ``environment``
+        given here is added to, not replacing, the runtime's variables. The keys the runtime depends on
+        (:data:`FIXED_FUNCTION_PROPS`) are refused.
     """
 
     def __init__(
@@ -108,7 +127,6 @@ class ResultHandlerFunction(Construct):
         handler_modules: Sequence[str] = ("handlers",),
         max_payload_bytes: int = 10 * 1024 * 1024,
         result_ttl_days: int = 30,
-        result_store_enabled: bool = True,
         delivery_mode: str = "direct",
         memory_size: int = 512,
         timeout: Duration = _SIXTY_SECONDS,
@@ -117,6 +135,7 @@ class ResultHandlerFunction(Construct):
         metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
         environment: Mapping[str, str] | None = None,
         description: str | None = None,
+        function_props: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         problems: list[str] = []
@@ -127,7 +146,9 @@ class ResultHandlerFunction(Construct):
             problems.append(f"memory_size: expected 128-10240, received {memory_size}")
         if delivery_mode not in ("direct", "buffered"):
             problems.append(f"delivery_mode: expected 'direct' or 'buffered', received {delivery_mode!r}")
+        problems += function_props_problems(function_props)
         check("ResultHandlerFunction", problems)
+        overrides = dict(function_props or {})
 
         self.readable_location = f"s3://{bucket.bucket_name}/{readable_prefix}"
         self.role = iam.Role(
@@ -160,14 +181,12 @@ class ResultHandlerFunction(Construct):
             contract.MAX_PAYLOAD_BYTES: str(max_payload_bytes),
             contract.HANDLER_MODULES: ",".join(handler_modules),
             contract.DELIVERY_MODE: delivery_mode,
-            contract.RESULT_STORE_ENABLED: "true" if result_store_enabled else "false",
             "POWERTOOLS_SERVICE_NAME": service_name,
             "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
         }
         env.update(environment or {})
-        self.function = lambda_.Function(
-            self,
-            "Function",
+        env.update(overrides.pop("environment", None) or {})
+        props: dict[str, Any] = dict(
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=contract.LAMBDA_HANDLER,
@@ -183,7 +202,9 @@ class ResultHandlerFunction(Construct):
             environment=env,
             description=description,
         )
-        self.timeout = timeout
+        props.update(overrides)
+        self.function = lambda_.Function(self, "Function", **props)
+        self.timeout: Duration = props["timeout"]
         policy = self.role.node.try_find_child("DefaultPolicy")
         assert policy is not None  # holds the log, S3, table, key and X-Ray statements
         acknowledge_iam5_resource(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
-
 from constructs import Construct
+
 from sagemaker_async_results import contract
 from sagemaker_async_results.cdk.constructs._props import check, exclusive
 

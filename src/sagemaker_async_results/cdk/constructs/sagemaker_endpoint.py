@@ -12,8 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
-
 from constructs import Construct
+
 from sagemaker_async_results.cdk.constructs._nag import acknowledge_iam5_resource, nag_text
 from sagemaker_async_results.cdk.constructs._props import check, prefix_problem
 

@@ -11,8 +11,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
-
 from constructs import Construct
+
 from sagemaker_async_results.cdk.constructs._props import check
 
 __all__ = ["ResultTopics", "TopicProps"]

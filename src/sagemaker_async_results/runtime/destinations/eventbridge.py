@@ -10,8 +10,11 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
+from sagemaker_async_results import contract
+from sagemaker_async_results.runtime.destinations._env import text
 from sagemaker_async_results.runtime.errors import AwsCallError
 from sagemaker_async_results.runtime.payloads import aws_error
 
@@ -22,17 +25,32 @@ if TYPE_CHECKING:
 
 SOURCE = "sagemaker.async-results"
 DETAIL_TYPE = "SageMaker Async Inference Result"
+#: Name of the event bus to put results on; absent or blank switches the destination off.
+BUS_NAME_ENV = contract.EVENT_BUS_NAME
 
 
 class EventBridgeDestination:
-    """Puts the result record on ``EVENT_BUS_NAME``."""
+    """Puts the result record on an event bus.
+
+    Parameters
+    ----------
+    bus_name: the event bus. clients: the runtime's AWS clients (``events`` is used).
+    """
 
     name = "eventBridge"
+    stage: Final = "after"
 
-    def __init__(self, settings: Settings, clients: Clients) -> None:
-        assert settings.event_bus_name, "the EventBridge destination needs EVENT_BUS_NAME"
-        self._bus = settings.event_bus_name
+    def __init__(self, *, bus_name: str, clients: Clients) -> None:
+        self._bus = bus_name
         self._clients = clients
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, settings: Settings, clients: Clients
+    ) -> EventBridgeDestination | None:
+        """On when ``EVENT_BUS_NAME`` is set."""
+        bus_name = text(environ, BUS_NAME_ENV)
+        return cls(bus_name=bus_name, clients=clients) if bus_name else None
 
     def applies(self, result: InferenceResult) -> bool:
         return True

@@ -3,22 +3,28 @@
 When the notification carried the response inline, the record keeps it (``inlineBody``, binary).
 
 UpdateItem (not PutItem) so attributes the client wrote at submit time (``submittedAt``,
-``expiresBy``) are kept.
+``expiresBy``) are kept. The table is the runtime's own (``RESULTS_TABLE``, shared with the
+idempotency records), so this destination only reads its on/off switch.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sagemaker_async_results import contract
+from sagemaker_async_results.runtime.destinations._env import flag
 from sagemaker_async_results.runtime.payloads import aws_error
 
 if TYPE_CHECKING:
     from sagemaker_async_results.runtime.clients import Clients
     from sagemaker_async_results.runtime.result import InferenceResult
     from sagemaker_async_results.runtime.settings import Settings
+
+#: ``true`` / ``false``; absent means on whenever ``RESULTS_TABLE`` is set (the client polls the record).
+ENABLED_ENV = contract.RESULT_STORE_ENABLED
 
 
 def result_key(inference_id: str) -> dict[str, Any]:
@@ -39,15 +45,31 @@ def _attr(value: Any) -> dict[str, Any]:
 
 
 class ResultStore:
-    """Writes the result record (status, locations, times, latency, ``routedTo``, ``expiresAt``)."""
+    """Writes the result record (status, locations, times, latency, ``routedTo``, ``expiresAt``).
+
+    Parameters
+    ----------
+    table_name: the results table. ttl_days: days before DynamoDB's TTL removes the record.
+    clients: the runtime's AWS clients (``dynamodb`` is used).
+    """
 
     name = "resultStore"
+    stage: Final = "before"
 
-    def __init__(self, settings: Settings, clients: Clients) -> None:
-        assert settings.results_table, "the result store needs RESULTS_TABLE"
-        self._table = settings.results_table
-        self._ttl_seconds = settings.result_ttl_days * 86400
+    def __init__(self, *, table_name: str, ttl_days: int, clients: Clients) -> None:
+        self._table = table_name
+        self._ttl_seconds = ttl_days * 86400
         self._clients = clients
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, settings: Settings, clients: Clients
+    ) -> ResultStore | None:
+        """On when ``RESULT_STORE_ENABLED`` is not ``false`` and the runtime has a results table."""
+        enabled = flag(environ, ENABLED_ENV, default=True)
+        if not enabled or not settings.results_table:
+            return None
+        return cls(table_name=settings.results_table, ttl_days=settings.result_ttl_days, clients=clients)
 
     def applies(self, result: InferenceResult) -> bool:
         return True

@@ -1,4 +1,4 @@
-"""SQS: the result record as a JSON message on ``RESULTS_QUEUE_URL`` (a KMS-encrypted queue).
+"""SQS: the result record as a JSON message on the results queue (a KMS-encrypted queue).
 
 Message attributes ``inferenceId``, ``endpointName`` and ``status`` allow filtering without parsing.
 """
@@ -6,8 +6,11 @@ Message attributes ``inferenceId``, ``endpointName`` and ``status`` allow filter
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
+from sagemaker_async_results import contract
+from sagemaker_async_results.runtime.destinations._env import text
 from sagemaker_async_results.runtime.payloads import aws_error
 
 if TYPE_CHECKING:
@@ -15,16 +18,32 @@ if TYPE_CHECKING:
     from sagemaker_async_results.runtime.result import InferenceResult
     from sagemaker_async_results.runtime.settings import Settings
 
+#: URL of the results queue; absent or blank switches the destination off.
+QUEUE_URL_ENV = contract.RESULTS_QUEUE_URL
+
 
 class ResultsQueue:
-    """Sends the result record to the results queue."""
+    """Sends the result record to the results queue.
+
+    Parameters
+    ----------
+    queue_url: the results queue. clients: the runtime's AWS clients (``sqs`` is used).
+    """
 
     name = "sqs"
+    stage: Final = "after"
 
-    def __init__(self, settings: Settings, clients: Clients) -> None:
-        assert settings.results_queue_url, "the SQS destination needs RESULTS_QUEUE_URL"
-        self._url = settings.results_queue_url
+    def __init__(self, *, queue_url: str, clients: Clients) -> None:
+        self._url = queue_url
         self._clients = clients
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, settings: Settings, clients: Clients
+    ) -> ResultsQueue | None:
+        """On when ``RESULTS_QUEUE_URL`` is set."""
+        queue_url = text(environ, QUEUE_URL_ENV)
+        return cls(queue_url=queue_url, clients=clients) if queue_url else None
 
     def applies(self, result: InferenceResult) -> bool:
         return True

@@ -11,10 +11,12 @@ Note ``CustomAttributes`` is limited to 1024 characters, so the token must fit i
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
+from sagemaker_async_results import contract
+from sagemaker_async_results.runtime.destinations._env import flag
 from sagemaker_async_results.runtime.errors import ResultError
-from sagemaker_async_results.runtime.observability import logger
 from sagemaker_async_results.runtime.payloads import aws_error, is_json_type
 
 if TYPE_CHECKING:
@@ -28,15 +30,32 @@ ERROR_NAME = "InferenceFailed"
 MAX_BODY_BYTES = 128 * 1024
 #: The task is already closed (timed out, or answered by an earlier attempt): retrying cannot help.
 _TASK_CLOSED = {"TaskTimedOut", "TaskDoesNotExist"}
+#: ``true`` / ``false`` (default false): answer task tokens found in the request's custom attributes.
+ENABLED_ENV = contract.STEP_FUNCTIONS_CALLBACK_ENABLED
+
+
+def _logger() -> Any:
+    # Imported when first needed: Powertools stays out of the CDK app and of the import of this module.
+    from sagemaker_async_results.runtime.observability import logger
+
+    return logger
 
 
 class StepFunctionsCallback:
     """Sends ``SendTaskSuccess`` / ``SendTaskFailure`` for results whose request carried a task token."""
 
     name = "stepFunctions"
+    stage: Final = "after"
 
-    def __init__(self, settings: Settings, clients: Clients) -> None:
+    def __init__(self, *, clients: Clients) -> None:
         self._clients = clients
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, settings: Settings, clients: Clients
+    ) -> StepFunctionsCallback | None:
+        """On when ``STEP_FUNCTIONS_CALLBACK_ENABLED`` is true."""
+        return cls(clients=clients) if flag(environ, ENABLED_ENV, default=False) else None
 
     def applies(self, result: InferenceResult) -> bool:
         return bool(result.attributes.get(TOKEN_ATTRIBUTE))
@@ -52,7 +71,7 @@ class StepFunctionsCallback:
             try:
                 output["body"] = result.json()
             except ResultError as exc:  # the workflow still gets the location
-                logger.warning("task output without body", extra=exc.to_log())
+                _logger().warning("task output without body", extra=exc.to_log())
         return output
 
     def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
@@ -68,7 +87,7 @@ class StepFunctionsCallback:
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code in _TASK_CLOSED:
-                logger.warning(
+                _logger().warning(
                     "Step Functions task already closed; nothing to answer",
                     extra={"reason": code, "inference_id": result.inference_id},
                 )
