@@ -1,7 +1,9 @@
-"""The README: the construct example runs, and the context reference lists every key."""
+"""The README is the tested user's guide: its construct example is the example app, and its context table
+is the one the configuration model renders."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -9,21 +11,45 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
-from sagemaker_async_results.cdk.config import default_context
+from sagemaker_async_results.cdk.config import context_reference_markdown
 from tests.infrastructure.conftest import PROJECT_ROOT, SKIP_BUNDLING
 
 DOC = (PROJECT_ROOT / "README.md").read_text()
+EXAMPLE = PROJECT_ROOT / "examples" / "consumer-app"
 
 
-def test_context_reference_lists_every_key() -> None:
-    for key in default_context():
-        assert f"`{key}`" in DOC, key
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", DOC, re.S)
 
 
-def test_construct_example_synthesizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (code,) = [block for block in re.findall(r"```python\n(.*?)```", DOC, re.S) if "cdk.App()" in block]
+def test_readme_construct_example_is_the_example_app() -> None:
+    """What the README shows is what the consumer-app test installs from the wheel and runs."""
+    app_code = (EXAMPLE / "app.py").read_text()
+    body = app_code[app_code.index("from __future__") :]
+    assert any(block.strip() == body.strip() for block in _python_blocks()), (
+        "README's 'Use it in your own CDK app' block differs from examples/consumer-app/app.py"
+    )
+    handler_code = (EXAMPLE / "handlers" / "sentiment.py").read_text()
+    handler_body = handler_code[handler_code.index("from __future__") :]
+    assert any(block.strip() == handler_body.strip() for block in _python_blocks())
+
+
+def test_example_app_synthesizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    code = (EXAMPLE / "app.py").read_text()
     real_app = cdk.App
     monkeypatch.setattr(cdk, "App", lambda: real_app(context=SKIP_BUNDLING, outdir=str(tmp_path)))
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)
-    assert (tmp_path / "MyInference.template.json").exists()
+    monkeypatch.chdir(EXAMPLE)  # handlers_dir="handlers" is relative to the app's folder
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(code, str(EXAMPLE / "app.py"), "exec"), namespace)
+    template = tmp_path / "SentimentService.template.json"
+    assert template.exists(), os.listdir(tmp_path)
+    assert '"EndpointName": "sentiment-async"' in template.read_text()
+
+
+def test_context_reference_is_generated_from_the_model() -> None:
+    start, end = "<!-- context-reference:start -->", "<!-- context-reference:end -->"
+    assert start in DOC and end in DOC
+    table = DOC[DOC.index(start) + len(start) : DOC.index(end)]
+    assert table.strip() == context_reference_markdown().strip(), (
+        "README context table is stale: paste context_reference_markdown()'s output between the markers"
+    )
