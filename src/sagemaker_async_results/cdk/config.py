@@ -49,6 +49,7 @@ __all__ = [
     "DeliveryConfig",
     "DestinationsConfig",
     "EventBridgeConfig",
+    "KinesisConfig",
     "ModelConfig",
     "ResultsQueueConfig",
     "StackConfig",
@@ -163,6 +164,14 @@ ModuleName = Annotated[
 ]
 EventBusName = Annotated[
     StrictStr, AfterValidator(_matching(r"^[A-Za-z0-9/._-]{1,256}$", "an EventBridge event bus name"))
+]
+StreamArn = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(
+            r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[A-Za-z0-9_.-]{1,128}$", "a Kinesis stream ARN"
+        )
+    ),
 ]
 ContainerImage = Annotated[
     StrictStr, AfterValidator(_matching(r"^\S+$", "a container image URI (ECR or public)"))
@@ -342,6 +351,16 @@ class StepFunctionsCallbackConfig(_Context):
         return self
 
 
+class KinesisConfig(_Context):
+    """Kinesis Data Streams destination: the result record on a stream, partitioned by inference ID."""
+
+    enabled: StrictBool = Field(False, description="Put each result record on a Kinesis data stream.")
+    stream_arn: StreamArn | None = Field(
+        None,
+        description="An existing stream; null creates an on-demand stream encrypted with the stack's key.",
+    )
+
+
 class DestinationsConfig(_Context):
     """Built-in destinations the runtime forwards results to (each one a section)."""
 
@@ -351,6 +370,7 @@ class DestinationsConfig(_Context):
     event_bridge: EventBridgeConfig = Field(default_factory=EventBridgeConfig)
     sqs: ResultsQueueConfig = Field(default_factory=ResultsQueueConfig)
     step_functions_callback: StepFunctionsCallbackConfig = Field(default_factory=StepFunctionsCallbackConfig)
+    kinesis: KinesisConfig = Field(default_factory=KinesisConfig)
 
 
 class StackConfig(_Context):

@@ -21,6 +21,7 @@ from sagemaker_async_results.cdk.destinations._base import (
     ResultDestination,
 )
 from sagemaker_async_results.cdk.destinations.event_bridge import EventBridgeDestination
+from sagemaker_async_results.cdk.destinations.kinesis import KinesisDestination
 from sagemaker_async_results.cdk.destinations.result_store import ResultStoreDestination
 from sagemaker_async_results.cdk.destinations.results_queue import ResultsQueueDestination
 from sagemaker_async_results.cdk.destinations.step_functions import StepFunctionsCallbackDestination
@@ -33,6 +34,7 @@ __all__ = [
     "DestinationBinding",
     "DestinationFromConfig",
     "EventBridgeDestination",
+    "KinesisDestination",
     "ResultDestination",
     "ResultStoreDestination",
     "ResultsQueueDestination",
@@ -46,6 +48,7 @@ BUILT_IN_DESTINATIONS: tuple[DestinationFromConfig, ...] = (
     StepFunctionsCallbackDestination,
     ResultsQueueDestination,
     EventBridgeDestination,
+    KinesisDestination,
 )
 
 

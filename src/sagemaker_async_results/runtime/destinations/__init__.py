@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sagemaker_async_results.runtime.destinations.eventbridge import EventBridgeDestination
+from sagemaker_async_results.runtime.destinations.kinesis import KinesisDestination
 from sagemaker_async_results.runtime.destinations.result_store import ResultStore
 from sagemaker_async_results.runtime.destinations.sqs import ResultsQueue
 from sagemaker_async_results.runtime.destinations.stepfunctions import StepFunctionsCallback
@@ -35,6 +36,7 @@ __all__ = [
     "Destination",
     "DestinationFactory",
     "EventBridgeDestination",
+    "KinesisDestination",
     "ResultStore",
     "ResultsQueue",
     "StepFunctionsCallback",
@@ -74,6 +76,7 @@ BUILT_IN_DESTINATIONS: tuple[DestinationFactory, ...] = (
     StepFunctionsCallback,
     ResultsQueue,
     EventBridgeDestination,
+    KinesisDestination,
 )
 
 
