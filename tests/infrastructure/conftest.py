@@ -35,6 +35,7 @@ VARIATIONS: dict[str, dict[str, Any]] = {
             "eventBridge": {"enabled": True, "busName": "results-bus"},
             "sqs": {"enabled": True},
             "stepFunctionsCallback": {"enabled": True, "stateMachineArns": [STATE_MACHINE]},
+            "kinesis": {"enabled": True},
         },
     },
     "existing": {

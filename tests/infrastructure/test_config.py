@@ -36,6 +36,8 @@ def test_every_cdk_json_context_key_is_known_to_the_model_and_valid() -> None:
 def test_cdk_feature_flags_and_cdk_keys_are_not_context_keys() -> None:
     assert not is_context_key("@aws-cdk/core:checkSecretUsage")
     assert not is_context_key("aws:cdk:bundling-stacks")
+    assert not is_context_key("acknowledged-issue-numbers")
+    assert not is_context_key("availability-zones:account=123456789012:region=us-east-1")
     assert is_context_key("endpointName")
 
 

@@ -43,6 +43,7 @@ def test_outputs_are_the_documented_contract(default: Synthesized, buffered: Syn
         "ErrorQueueUrl",
         "ResultsQueueUrl",
         "EventBusName",
+        "ResultsStreamArn",
     }
     default.template.has_output("InputPrefix", {"Value": "async-inference/inputs/"})
     default.template.has_output(

@@ -641,9 +641,14 @@ def _problems(error: ValidationError) -> list[str]:
     return problems
 
 
+#: Context keys the CDK CLI itself writes (``cdk acknowledge``), besides flags and ``aws:cdk:*`` keys.
+_CDK_CLI_KEYS = frozenset({"acknowledged-issue-numbers"})
+
+
 def is_context_key(key: str) -> bool:
-    """Whether a context key belongs to this app (CDK feature flags and ``aws:cdk:*`` keys do not)."""
-    return not key.startswith("@") and ":" not in key and not key.startswith("cdk-")
+    """Whether a context key belongs to this app: CDK feature flags (``@aws-cdk/...``), lookup and
+    ``aws:cdk:*`` keys (they contain ``:``) and the CLI's own keys do not."""
+    return not key.startswith("@") and ":" not in key and key not in _CDK_CLI_KEYS
 
 
 def parse_context(context: Mapping[str, Any]) -> StackConfig:

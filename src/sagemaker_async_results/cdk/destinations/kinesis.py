@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from sagemaker_async_results.cdk.constructs._nag import acknowledge
 from sagemaker_async_results.cdk.constructs._props import check
 from sagemaker_async_results.cdk.destinations._base import DestinationBinding
 from sagemaker_async_results.runtime.destinations.kinesis import STREAM_ARN_ENV
@@ -88,6 +89,12 @@ class KinesisDestination:
                 encryption=kinesis.StreamEncryption.KMS,
                 encryption_key=encryption_key,
                 retention_period=self.retention,
+            )
+            acknowledge(
+                stream,
+                "KDS3",
+                "the stream is encrypted with the construct's customer managed key (rotated, its key policy "
+                "names the result-handler roles) rather than the AWS managed aws/kinesis key, on purpose",
             )
         self.stream = stream
         for function in functions:
