@@ -162,6 +162,7 @@ def test_every_prop_problem_is_reported_at_once(tmp_path: Path) -> None:
             output_key_prefix="data/out/",
             autoscaling=AutoscalingProps(min_capacity=3, max_capacity=2),
             memory_size=64,
+            https_subscriptions=["http://insecure.example.com/hook"],
             function_props={"handler": "mine.handler"},
             output_prefix="1st",
         )
@@ -175,11 +176,12 @@ def test_every_prop_problem_is_reported_at_once(tmp_path: Path) -> None:
         "input_key_prefix/output_key_prefix",
         "autoscaling.min_capacity",
         "memory_size",
+        "https_subscriptions",
         "function_props",
         "output_prefix",
     ):
         assert text in problems, text
-    assert len(caught.value.problems) >= 10
+    assert len(caught.value.problems) >= 11
 
 
 def cdk_bucket_props() -> Any:
@@ -273,6 +275,19 @@ def test_a_destination_given_twice_is_a_prop_error() -> None:
             handlers_dir=HANDLERS,
             destinations=[EventBridgeDestination(), EventBridgeDestination(event_bus_name="other")],
         )
+
+
+def test_from_config_names_the_plugin_package_after_the_folder_unless_the_context_does(
+    tmp_path: Path,
+) -> None:
+    plugins = tmp_path / "scoring"
+    plugins.mkdir()
+    (plugins / "__init__.py").write_text("")
+    for context, expected in (({}, "scoring"), ({"handlerModules": ["scoring", "shared"]}, "scoring,shared")):
+        stack = _stack()
+        AsyncInferenceResults.from_config(stack, "Results", parse_context(context), handlers_dir=plugins)
+        for function in _functions(_template(stack)):
+            assert _env(function)[contract.HANDLER_MODULES] == expected
 
 
 def test_from_config_builds_from_context_and_overrides_take_precedence() -> None:

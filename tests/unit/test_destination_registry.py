@@ -10,6 +10,7 @@ import pytest
 from sagemaker_async_results import contract as names
 from sagemaker_async_results.runtime.clients import Clients
 from sagemaker_async_results.runtime.destinations import BUILT_IN_DESTINATIONS, build_destinations
+from sagemaker_async_results.runtime.destinations.kinesis import STREAM_ARN_ENV
 from sagemaker_async_results.runtime.errors import ConfigurationError
 from sagemaker_async_results.runtime.settings import Settings
 
@@ -35,8 +36,9 @@ def test_every_destination_switched_on_runs_in_its_stage() -> None:
         names.EVENT_BUS_NAME: "bus",
         names.RESULTS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/q",
         names.STEP_FUNCTIONS_CALLBACK_ENABLED: "true",
+        STREAM_ARN_ENV: "arn:aws:kinesis:us-east-1:123456789012:stream/results",
     }
-    assert _names(env) == (["resultStore"], ["stepFunctions", "sqs", "eventBridge"])
+    assert _names(env) == (["resultStore"], ["stepFunctions", "sqs", "eventBridge", "kinesis"])
 
 
 def test_blank_values_switch_destinations_off() -> None:

@@ -262,6 +262,7 @@ class AsyncInferenceResults(Construct):
                 autoscaling=autoscaling,
                 initial_instance_count=initial_instance_count,
                 delivery=delivery,
+                https_subscriptions=https_subscriptions,
                 memory_size=memory_size,
                 log_retention_days=log_retention_days,
                 function_props=function_props,
@@ -497,7 +498,10 @@ class AsyncInferenceResults(Construct):
                 else None
             ),
             "handlers_dir": handlers_dir,
-            "handler_modules": config.handler_modules,
+            # Unless the context names them, the plugin package is the handler folder's name.
+            "handler_modules": config.handler_modules
+            if "handler_modules" in config.model_fields_set
+            else None,
             "existing_bucket": (
                 s3.Bucket.from_bucket_name(
                     scope, f"{construct_id}ExistingBucket", config.existing_bucket_name
@@ -576,6 +580,7 @@ def _problems(
     autoscaling: AutoscalingProps | None,
     initial_instance_count: int,
     delivery: DeliveryProps,
+    https_subscriptions: Sequence[str],
     memory_size: int,
     log_retention_days: int,
     function_props: Mapping[str, Any] | None,
@@ -637,6 +642,11 @@ def _problems(
         problems.append(
             "delivery.max_batching_window: expected at least 1 second when batch_size is above 10"
         )
+    problems += [
+        f"https_subscriptions: expected an https:// URL, received {url!r}"
+        for url in https_subscriptions
+        if not url.startswith("https://")
+    ]
     if not 128 <= memory_size <= 10240:
         problems.append(f"memory_size: expected 128-10240, received {memory_size}")
     try:

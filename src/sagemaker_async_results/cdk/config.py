@@ -417,7 +417,8 @@ class StackConfig(_Context):
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     handler_modules: tuple[ModuleName, ...] = Field(
-        ("handlers",), description="Plugin packages the runtime loads (the handler folder's package name)."
+        ("handlers",),
+        description="Plugin packages the runtime loads; when absent, the handler folder's package name.",
     )
     destinations: DestinationsConfig = Field(default_factory=DestinationsConfig)
     max_payload_bytes: StrictInt = Field(
