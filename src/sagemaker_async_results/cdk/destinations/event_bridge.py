@@ -27,7 +27,9 @@ class EventBridgeDestination:
 
     Parameters
     ----------
-    event_bus: the bus; default the account's ``default`` bus (by name).
+    event_bus: the bus; default the bus named ``event_bus_name``.
+    event_bus_name: name of the bus when ``event_bus`` is not given; default ``"default"`` (the
+        account's default bus).
     """
 
     construct_id = "EventBridge"
