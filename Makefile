@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # Never let a stray profile or real credentials leak into local runs.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup dist demo test lint typecheck unit synth validate deploy bench clean
+.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml src/sagemaker_async_results/runtime/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,8 +46,14 @@ dist: setup
 	rm -rf dist build
 	$(BIN)/python -m build --outdir dist .
 
+# Credentials and the CDK bootstrap are checked first (seconds, with the fix printed), not by cdk's retries.
 deploy: setup
+	$(BIN)/async-results deploy-check
 	$(CDK) deploy $(DEPLOY_ARGS)
+
+# The app deployed into the embedded AWS, kept running; prints what a client needs (Ctrl-C stops it).
+serve: setup
+	$(BIN)/async-results serve $(SERVE_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -2,10 +2,15 @@
 
 The Lambda bundle is skipped here (the functions run from the repository's sources with the test
 environment's pinned packages); ``make demo`` runs the bundled asset.
+
+The deployed code asset gets one extra plugin module next to the app's own handlers (:data:`PROBE`), as a
+user's app would ship it: a handler registered on the endpoint's template name, and one that raises for
+results carrying the custom attribute ``probe=raise``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +20,33 @@ from sagemaker_async_results.local.environment import LocalEnvironment
 from sagemaker_async_results.local.synth import CdkApp
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The endpoint name the repository's cdk.json sets (``endpointName``).
+ENDPOINT_NAME = "async-results-demo"
+PROBE_MODULE = "e2e_probe"
+PROBE = f'''
+from sagemaker_async_results.runtime import InferenceResult, Router
+
+router = Router()
+
+
+@router.on_success("{ENDPOINT_NAME}")
+def on_named_endpoint(result: InferenceResult) -> None:
+    """Runs only for the endpoint named {ENDPOINT_NAME}."""
+
+
+@router.on_success("*", attributes={{"probe": "raise"}})
+def raise_when_asked(result: InferenceResult) -> None:
+    raise RuntimeError("probe handler refuses results marked probe=raise")
+'''
+#: Names the probe's handlers get in ``routedTo``.
+NAMED_HANDLER = f"handlers.{PROBE_MODULE}.on_named_endpoint"
+RAISING_HANDLER = f"handlers.{PROBE_MODULE}.raise_when_asked"
+
+
+def add_probe_plugin(cdk_out: Path) -> None:
+    """Put the probe plugin into every staged code asset that has a ``handlers`` package."""
+    for handlers in cdk_out.glob(".async-results-sources/*/handlers"):
+        (handlers / f"{PROBE_MODULE}.py").write_text(PROBE)
 
 
 @pytest.fixture(scope="session", params=["buffered", "direct"])
@@ -22,12 +54,33 @@ def env(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalEnvironment]:
     """One deployment per delivery mode; pytest finishes one before it starts the next (moto's state is
-    process-wide, so two emulators in one process would share it)."""
+    process-wide, so two emulators in one process would share it).
+
+    A profile that does not exist is set while it starts (deploy, functions, endpoint): the local run
+    must never read it."""
     mode = request.param
     outdir = tmp_path_factory.mktemp(f"{mode}-cdk-out")
     CdkApp(ROOT).synthesize(outdir, {"delivery": {"mode": mode}}, bundle=False)
-    with LocalEnvironment(outdir, log_dir=outdir / "logs") as environment:
+    add_probe_plugin(outdir)
+    previous = os.environ.get("AWS_PROFILE")
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop("AWS_PROFILE", None)
+        else:
+            os.environ["AWS_PROFILE"] = previous
+
+    os.environ["AWS_PROFILE"] = "a-profile-that-does-not-exist"
+    environment = LocalEnvironment(outdir, log_dir=outdir / "logs")
+    try:
+        environment.__enter__()
+    finally:
+        restore()
+    try:
         yield environment
+    finally:
+        environment.__exit__(None, None, None)
+        restore()
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.slow
 
 def _cli(env: LocalEnvironment, *args: str) -> subprocess.CompletedProcess[str]:
     assert env.target is not None
-    process_env = {**os.environ, **env.target.environment(), "PYTHONPATH": str(ROOT)}
+    process_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process_env.update({**env.target.environment(), "AWS_EC2_METADATA_DISABLED": "true"})
     return subprocess.run(
         [sys.executable, "-m", "sagemaker_async_results.cli", "--stack-name", env.deployed.name, *args],
         env=process_env,
@@ -61,7 +62,7 @@ def test_success_reaches_the_caller_through_the_result_store(env: LocalEnvironme
     client = env.client()
     payload = b'{"inputs": "results pushed, not polled"}'
     submission = client.invoke(payload)
-    record = client.wait(submission.inference_id, timeout=30)
+    record = client.wait(submission.inference_id, timeout=30, routed=True)
     assert record.status == InferenceStatus.COMPLETED
     assert record.output_location == submission.output_location
     assert submission.output_location.endswith(f"/{submission.inference_id}.out")
@@ -108,7 +109,7 @@ def test_duplicate_notification_is_routed_once(env: LocalEnvironment) -> None:
         Attributes={"RawMessageDelivery": "true"},
     )
     client = env.client()
-    record = client.wait(client.invoke(b'{"inputs": "once"}').inference_id, timeout=30)
+    record = client.wait(client.invoke(b'{"inputs": "once"}').inference_id, timeout=30, routed=True)
     original = next(
         m["Body"]
         for m in sqs.receive_message(QueueUrl=recorder, MaxNumberOfMessages=10, WaitTimeSeconds=2)["Messages"]
@@ -150,7 +151,7 @@ def test_cli_invoke_wait_status_and_result_exit_codes(env: LocalEnvironment, inp
     failing.write_text('{"fail": "bad pixels"}')
     submitted = _cli(env, "invoke", str(failing))
     assert submitted.returncode == 0, submitted.stderr
-    inference_id = json.loads(submitted.stdout)["inference_id"]
+    inference_id = json.loads(submitted.stdout)["inferenceId"]
     result = _cli(env, "result", inference_id, "--wait", "--wait-timeout", "60")
     assert result.returncode == 1
     assert "failed: ClientError" in result.stderr
@@ -215,6 +216,6 @@ def test_failed_deliveries_are_dead_lettered_and_redriven(env: LocalEnvironment)
     _wait_for(lambda: _queue_depth(env, dead_letters) == 1, timeout=60)
     still_failing = _cli(env, "redrive", "--function", "success")
     assert still_failing.returncode == 7
-    assert json.loads(still_failing.stdout)["still_failing"] == 1
+    assert json.loads(still_failing.stdout)["stillFailing"] == 1
     assert _queue_depth(env, dead_letters) == 1
     env.target.client("sqs").purge_queue(QueueUrl=dead_letters)

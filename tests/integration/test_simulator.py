@@ -41,9 +41,21 @@ class Endpoint:
 
 
 def _deploy(
-    model: Any, *, per_instance: int = 4, include: tuple[str, ...] = ("SUCCESS_NOTIFICATION_TOPIC",)
+    model: Any,
+    *,
+    per_instance: int = 4,
+    include: tuple[str, ...] = ("SUCCESS_NOTIFICATION_TOPIC",),
+    role_policy: dict[str, Any] | None = None,
 ) -> Endpoint:
+    """An endpoint like the construct's; ``role_policy`` is the execution role's inline policy, which the
+    simulator then honours (without it the simulator is given no IAM client and reads any input)."""
     s3, sns, sqs, sagemaker = (boto3.client(name) for name in ("s3", "sns", "sqs", "sagemaker"))
+    iam = None
+    role_arn = "arn:aws:iam::123456789012:role/sagemaker"
+    if role_policy is not None:
+        iam = boto3.client("iam")
+        role_arn = iam.create_role(RoleName="sagemaker", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        iam.put_role_policy(RoleName="sagemaker", PolicyName="inline", PolicyDocument=json.dumps(role_policy))
     s3.create_bucket(Bucket=BUCKET)
     queues = {}
     topics = {}
@@ -58,7 +70,7 @@ def _deploy(
         )
     sagemaker.create_model(
         ModelName="m",
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        ExecutionRoleArn=role_arn,
         PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1"},
     )
     sagemaker.create_endpoint_config(
@@ -85,7 +97,7 @@ def _deploy(
         },
     )
     sagemaker.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
-    simulator = AsyncEndpointSimulator(s3=s3, sns=sns, sagemaker=sagemaker, model=model)
+    simulator = AsyncEndpointSimulator(s3=s3, sns=sns, sagemaker=sagemaker, model=model, iam=iam)
     simulator.start_endpoint("ep")
     return Endpoint(simulator, s3, sqs, queues["success"], queues["error"])
 
@@ -226,3 +238,75 @@ def test_request_limits_are_checked_and_every_problem_is_named(aws: None) -> Non
         assert expected in message
     with pytest.raises(EndpointValidationError, match="Endpoint nope not found"):
         endpoint.simulator.invoke_endpoint_async(EndpointName="nope", Body=b"{}")
+
+
+def _read_grant(*resources: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": list(resources)},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"},
+        ],
+    }
+
+
+def test_input_outside_the_execution_roles_read_grant_fails_like_a_download_failure(aws: None) -> None:
+    calls = []
+
+    def model(body: bytes, content_type: str, custom_attributes: str | None) -> ModelOutput:
+        calls.append(body)
+        return sentiment_model(body, content_type)
+
+    endpoint = _deploy(model, role_policy=_read_grant(f"arn:aws:s3:::{BUCKET}/in/*"))
+    assert endpoint.simulator.endpoint("ep").readable_inputs == (f"{BUCKET}/in/*",)
+    endpoint.notifications(endpoint.error_queue)
+    endpoint.s3.put_object(Bucket=BUCKET, Key="secrets/a", Body=b'{"inputs": "x"}')
+    # Accepted like SageMaker accepts it (the download happens later, with the role)...
+    response = endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep", InputLocation=f"s3://{BUCKET}/secrets/a", ContentType="application/json"
+    )
+    endpoint.simulator.drain(timeout=10)
+    # ...then failed without running the model or writing anything.
+    assert calls == []
+    (message,) = endpoint.results(endpoint.error_queue)
+    assert message["invocationStatus"] == "Failed"
+    assert message["inferenceId"] == response["InferenceId"]
+    assert message["failureReason"].startswith("ClientError: Failed to download")
+    assert "Access Denied" in message["failureReason"]
+    assert f"s3://{BUCKET}/in/*" in message["failureReason"]
+    assert "responseParameters" not in message
+    assert endpoint.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/").get("KeyCount", 0) == 0
+    # Inside the grant, the same request works.
+    endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep", InputLocation=_put_input(endpoint, "ok", b'{"inputs": "y"}')
+    )
+    endpoint.simulator.drain(timeout=10)
+    assert len(calls) == 1
+    assert endpoint.simulator.outcomes["download_failed"] == 1
+
+
+def test_wildcard_actions_and_resources_in_the_role_policy_are_honoured(aws: None) -> None:
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"}],
+    }
+    endpoint = _deploy(sentiment_model, role_policy=policy)
+    assert endpoint.simulator.endpoint("ep").may_read(f"s3://{BUCKET}/anything/at/all")
+    denied = _settings_without_read_grant()
+    assert not denied.may_read(f"s3://{BUCKET}/in/a")
+
+
+def _settings_without_read_grant() -> Any:
+    """Settings of a role that grants no s3:GetObject at all: every input is refused."""
+    from sagemaker_async_results.local.simulator import EndpointSettings
+
+    return EndpointSettings(
+        endpoint_name="ep",
+        output_path=f"s3://{BUCKET}/out",
+        failure_path=None,
+        success_topic=None,
+        error_topic=None,
+        include_response_in=frozenset(),
+        max_concurrency=1,
+        readable_inputs=(),
+    )

@@ -40,6 +40,10 @@ class InferenceTimeoutError(TimeoutError):
     """No result within the caller's wait timeout (the request itself may still complete)."""
 
 
+class ResourcesNotFoundError(ValueError):
+    """No deployed construct matches (or several do): the message says what was found and what to pass."""
+
+
 @dataclass(frozen=True)
 class StackResources:
     """The deployed resources the client needs, read from the stack's outputs (never hard-coded)."""
@@ -53,34 +57,81 @@ class StackResources:
     outputs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_outputs(cls, outputs: dict[str, str]) -> StackResources:
-        missing = [
-            k for k in ("EndpointName", "BucketName", "InputPrefix", "ResultsTableName") if k not in outputs
-        ]
+    def from_outputs(cls, outputs: dict[str, str], prefix: str = "") -> StackResources:
+        """Read the construct's outputs (named as in :mod:`~sagemaker_async_results.contract`, plus
+        ``prefix`` when the construct was given an output prefix)."""
+        missing = [prefix + k for k in contract.CLIENT_OUTPUTS if prefix + k not in outputs]
         if missing:
-            raise ValueError(f"stack outputs lack {missing}; received outputs {sorted(outputs)}")
+            raise ResourcesNotFoundError(f"stack outputs lack {missing}; received outputs {sorted(outputs)}")
+        kinds = {
+            "success": (contract.OUTPUT_SUCCESS_FUNCTION_NAME, contract.OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL),
+            "error": (contract.OUTPUT_ERROR_FUNCTION_NAME, contract.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL),
+        }
+        own = {key.removeprefix(prefix): value for key, value in outputs.items() if key.startswith(prefix)}
         return cls(
-            endpoint_name=outputs["EndpointName"],
-            bucket=outputs["BucketName"],
-            input_prefix=outputs["InputPrefix"],
-            results_table=outputs["ResultsTableName"],
-            functions={
-                kind: outputs[f"{kind.capitalize()}FunctionName"]
-                for kind in ("success", "error")
-                if f"{kind.capitalize()}FunctionName" in outputs
-            },
-            dead_letter_queues={
-                kind: outputs[f"{kind.capitalize()}DeadLetterQueueUrl"]
-                for kind in ("success", "error")
-                if f"{kind.capitalize()}DeadLetterQueueUrl" in outputs
-            },
-            outputs=dict(outputs),
+            endpoint_name=own[contract.OUTPUT_ENDPOINT_NAME],
+            bucket=own[contract.OUTPUT_BUCKET_NAME],
+            input_prefix=own[contract.OUTPUT_INPUT_PREFIX],
+            results_table=own[contract.OUTPUT_RESULTS_TABLE_NAME],
+            functions={kind: own[names[0]] for kind, names in kinds.items() if names[0] in own},
+            dead_letter_queues={kind: own[names[1]] for kind, names in kinds.items() if names[1] in own},
+            outputs=own,
         )
 
     @classmethod
-    def from_stack(cls, cloudformation: Any, stack_name: str) -> StackResources:
+    def from_stack(cls, cloudformation: Any, stack_name: str, prefix: str | None = None) -> StackResources:
+        """The resources of the construct in ``stack_name``; ``prefix`` ``None`` finds the one prefix used."""
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-        return cls.from_outputs({o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])})
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if prefix is None:
+            prefixes = output_prefixes(outputs)
+            if len(prefixes) > 1:
+                raise ResourcesNotFoundError(
+                    f"stack {stack_name} holds {len(prefixes)} AsyncInferenceResults constructs "
+                    f"(output prefixes {prefixes}); name one with the output prefix"
+                )
+            prefix = prefixes[0] if prefixes else ""
+        return cls.from_outputs(outputs, prefix)
+
+
+def output_prefixes(outputs: dict[str, str]) -> list[str]:
+    """The output prefixes under which ``outputs`` hold every output a client needs (``""``: no prefix)."""
+    candidates = {
+        key[: -len(contract.OUTPUT_ENDPOINT_NAME)]
+        for key in outputs
+        if key.endswith(contract.OUTPUT_ENDPOINT_NAME)
+    }
+    return sorted(p for p in candidates if all(p + name in outputs for name in contract.CLIENT_OUTPUTS))
+
+
+@dataclass(frozen=True)
+class DeployedConstruct:
+    """One ``AsyncInferenceResults`` construct found in a deployed stack."""
+
+    stack_name: str
+    prefix: str
+    resources: StackResources
+
+
+def find_constructs(cloudformation: Any) -> list[DeployedConstruct]:
+    """Every construct deployed in the account and region, found by its outputs (any stack name).
+
+    Stacks being deleted or never created are skipped; the stack's name is whatever the user's app
+    chose, so only the outputs in :data:`~sagemaker_async_results.contract.CLIENT_OUTPUTS` identify it.
+    """
+    found = []
+    for page in cloudformation.get_paginator("describe_stacks").paginate():
+        for stack in page.get("Stacks", []):
+            if stack.get("StackStatus", "").startswith(("DELETE_", "REVIEW_")):
+                continue
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+            for prefix in output_prefixes(outputs):
+                found.append(
+                    DeployedConstruct(
+                        stack["StackName"], prefix, StackResources.from_outputs(outputs, prefix)
+                    )
+                )
+    return found
 
 
 @dataclass(frozen=True)
@@ -103,11 +154,20 @@ class InferenceRecord:
     failure_reason: str | None = None
     content_type: str | None = None
     routed_to: tuple[str, ...] = ()
+    #: ``InProgress``, ``Routed`` or ``Failed`` (routing to handlers and destinations, not the inference).
+    routing: str | None = None
+    #: When routing failed: ``{"reason", "message", "handler"}``.
+    routing_error: dict[str, str] | None = None
     latency_ms: float | None = None
     submitted_at: datetime | None = None
     expires_by: datetime | None = None
     inline_body: bytes | None = None
     item: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def routing_failed(self) -> bool:
+        """A handler or destination failed for this result (the inference itself may have completed)."""
+        return self.routing == contract.ROUTING_FAILED
 
     @property
     def done(self) -> bool:
@@ -122,6 +182,8 @@ class InferenceRecord:
             "failureReason": self.failure_reason,
             "contentType": self.content_type,
             "routedTo": list(self.routed_to),
+            "routing": self.routing,
+            "routingError": self.routing_error,
             "latencyMs": self.latency_ms,
             "submittedAt": self.submitted_at.isoformat() if self.submitted_at else None,
             "expiresBy": self.expires_by.isoformat() if self.expires_by else None,
@@ -186,12 +248,47 @@ class AsyncInferenceClient:
         self._clock = clock
 
     @classmethod
-    def from_stack(cls, stack_name: str, session: Any = None, **client_kwargs: Any) -> AsyncInferenceClient:
-        """Build from a deployed stack; endpoints come from boto3's usual configuration (``AWS_ENDPOINT_URL*``)."""
+    def from_stack(
+        cls, stack_name: str, session: Any = None, *, output_prefix: str | None = None, **client_kwargs: Any
+    ) -> AsyncInferenceClient:
+        """Build from a deployed stack's outputs.
+
+        Endpoints and credentials come from boto3's usual configuration (profile, ``AWS_ENDPOINT_URL*``);
+        ``client_kwargs`` go to every boto3 client (e.g. ``endpoint_url``, ``config``).
+        """
         import boto3
 
         session = session or boto3.Session()
-        resources = StackResources.from_stack(session.client("cloudformation", **client_kwargs), stack_name)
+        resources = StackResources.from_stack(
+            session.client("cloudformation", **client_kwargs), stack_name, output_prefix
+        )
+        return cls.from_resources(resources, session, **client_kwargs)
+
+    @classmethod
+    def from_names(
+        cls,
+        *,
+        endpoint_name: str,
+        bucket: str,
+        input_prefix: str,
+        results_table: str,
+        session: Any = None,
+        **client_kwargs: Any,
+    ) -> AsyncInferenceClient:
+        """Build from explicit resource names, without reading CloudFormation (e.g. no DescribeStacks)."""
+        resources = StackResources(
+            endpoint_name=endpoint_name, bucket=bucket, input_prefix=input_prefix, results_table=results_table
+        )
+        return cls.from_resources(resources, session, **client_kwargs)
+
+    @classmethod
+    def from_resources(
+        cls, resources: StackResources, session: Any = None, **client_kwargs: Any
+    ) -> AsyncInferenceClient:
+        """Build from resources already known, with clients from ``session`` (default: boto3's)."""
+        import boto3
+
+        session = session or boto3.Session()
         return cls(
             resources,
             s3=session.client("s3", **client_kwargs),
@@ -291,12 +388,19 @@ class AsyncInferenceClient:
             return InferenceRecord(**{**record.__dict__, "status": InferenceStatus.EXPIRED})
         return record
 
-    def wait(self, inference_id: str, timeout: float = 60.0, interval: float = 0.1) -> InferenceRecord:
-        """Wait for the handler's record; raises :class:`InferenceTimeoutError` after ``timeout`` seconds."""
+    def wait(
+        self, inference_id: str, timeout: float = 60.0, interval: float = 0.1, *, routed: bool = False
+    ) -> InferenceRecord:
+        """Wait for the handler's record; raises :class:`InferenceTimeoutError` after ``timeout`` seconds.
+
+        The result is there as soon as the record says Completed or Failed. With ``routed``, also wait
+        until the result handlers are done with it (``routing`` no longer ``InProgress``), e.g. to read
+        ``routed_to`` or a routing failure.
+        """
         deadline = time.monotonic() + timeout
         while True:
             record = self.status(inference_id)
-            if record.done:
+            if record.done and not (routed and record.routing == contract.ROUTING_IN_PROGRESS):
                 return record
             if time.monotonic() >= deadline:
                 raise InferenceTimeoutError(
@@ -382,7 +486,7 @@ def _record_from_item(inference_id: str, item: dict[str, Any]) -> InferenceRecor
         return value.get("S") if value else None
 
     latency = item.get("latencyMs", {}).get("N")
-    routed = item.get("routedTo", {})
+    routed = item.get(contract.ROUTED_TO_ATTRIBUTE, {})
     routed_to = tuple(v["S"] for v in routed.get("L", [])) or tuple(routed.get("SS", []))
     inline = item.get(contract.INLINE_BODY_ATTRIBUTE, {})
     inline_body = (
@@ -400,9 +504,26 @@ def _record_from_item(inference_id: str, item: dict[str, Any]) -> InferenceRecor
         failure_reason=text("failureReason"),
         content_type=text("contentType"),
         routed_to=routed_to,
+        routing=text(contract.ROUTING_ATTRIBUTE),
+        routing_error=_routing_error(item.get(contract.ROUTING_ERROR_ATTRIBUTE)),
         latency_ms=float(latency) if latency is not None else None,
         submitted_at=_parse_time(text("submittedAt")),
         expires_by=_parse_time(text("expiresBy")),
         inline_body=inline_body,
         item=item,
     )
+
+
+def _routing_error(value: Any) -> dict[str, str] | None:
+    """``routingError`` as plain strings (a DynamoDB map of strings; a JSON string is accepted too)."""
+    if not value:
+        return None
+    if "M" in value:
+        return {k: next(iter(v.values())) if isinstance(v, dict) and v else "" for k, v in value["M"].items()}
+    if "S" in value:
+        try:
+            decoded = json.loads(value["S"])
+        except ValueError:
+            return {"reason": "RoutingFailed", "message": value["S"], "handler": ""}
+        return {k: str(v) for k, v in decoded.items()} if isinstance(decoded, dict) else None
+    return None

@@ -8,7 +8,6 @@ and prints a table and a summary. Exits non-zero unless every submitted inferenc
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -23,12 +22,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sagemaker_async_results.cdk.summary import summarize_file
+from sagemaker_async_results import contract
 from sagemaker_async_results.client.client import AsyncInferenceClient, InferenceRecord, InferenceStatus
 from sagemaker_async_results.local.emulator import AwsTarget
 from sagemaker_async_results.local.environment import LocalEnvironment
 from sagemaker_async_results.local.model import load_model
+from sagemaker_async_results.local.serve import delivery_mode
 from sagemaker_async_results.local.synth import CdkApp, lint_errors
+
+#: Exit codes, as in :class:`sagemaker_async_results.cli.exit_codes.ExitCode` (this module is importable
+#: without click).
+EXIT_OK, EXIT_ROUTING_FAILED, EXIT_CHECK_FAILED = 0, 8, 9
 
 SAMPLE_TEXTS = [
     "The results arrived the moment they were ready.",
@@ -72,7 +76,7 @@ def build_mix(count: int) -> list[Scenario]:
 def run_one(client: AsyncInferenceClient, scenario: Scenario, timeout: float) -> Outcome:
     started = time.monotonic()
     submission = client.invoke(json.dumps(scenario.payload).encode(), content_type="application/json")
-    record = client.wait(submission.inference_id, timeout=timeout)
+    record = client.wait(submission.inference_id, timeout=timeout, routed=True)
     return Outcome(scenario, record, time.monotonic() - started)
 
 
@@ -90,7 +94,7 @@ def redeliver_duplicate(env: LocalEnvironment, recorder_url: str, outcome: Outco
         return "duplicate not sent: the original notification was not recorded"
     before = env.client().status(outcome.record.inference_id).item
     delivered = sum(source.stats.delivered for source in env.sources)
-    sns.publish(TopicArn=env.deployed.outputs["SuccessTopicArn"], Message=original)
+    sns.publish(TopicArn=env.resources.outputs[contract.OUTPUT_SUCCESS_TOPIC_ARN], Message=original)
     while sum(source.stats.delivered for source in env.sources) <= delivered:
         if time.monotonic() > deadline:
             return "duplicate sent but not delivered in time"
@@ -106,13 +110,86 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def _inference_ids(event: Any) -> list[str]:
+    """Inference IDs in a dead-lettered event (SNS event, SQS-delivered envelope or bare notification)."""
+    if isinstance(event, dict) and "Records" in event:
+        return [i for r in event["Records"] for i in _inference_ids(r.get("Sns", r).get("Message"))]
+    if isinstance(event, str):
+        try:
+            return _inference_ids(json.loads(event))
+        except ValueError:
+            return []
+    if isinstance(event, dict) and "Message" in event:
+        return _inference_ids(event["Message"])
+    if isinstance(event, dict) and "inferenceId" in event:
+        return [str(event["inferenceId"])]
+    return []
+
+
+def dead_lettered(env: LocalEnvironment) -> dict[str, dict[str, str]]:
+    """Inference ID -> routing error, from the dead-letter queues' messages (left in place).
+
+    The result record says when routing failed once the runtime writes ``routing``/``routingError``;
+    until then, a result whose notification ended in a dead-letter queue was not routed, and a Lambda
+    on-failure record says why.
+    """
+    assert env.target is not None
+    sqs = env.target.client("sqs")
+    found: dict[str, dict[str, str]] = {}
+    for kind, url in env.resources.dead_letter_queues.items():
+        seen: set[str] = set()
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+                "Messages", []
+            )
+            fresh = [m for m in messages if m["MessageId"] not in seen]
+            if not fresh:
+                break
+            for message in fresh:
+                seen.add(message["MessageId"])
+                body = json.loads(message["Body"])
+                response = body.get("responsePayload") if isinstance(body, dict) else None
+                event = body.get("requestPayload", body) if isinstance(body, dict) else body
+                error = {
+                    "reason": str((response or {}).get("errorType") or "DeadLettered"),
+                    "message": str(
+                        (response or {}).get("errorMessage")
+                        or f"the notification is in the {kind} function's dead-letter queue"
+                    ),
+                    "handler": "",
+                }
+                for inference_id in _inference_ids(event):
+                    found[inference_id] = error
+    return found
+
+
+def with_routing(record: InferenceRecord, dead_letters: dict[str, dict[str, str]]) -> InferenceRecord:
+    """``record``, marked as a routing failure when the runtime did not say and it was dead-lettered."""
+    if record.routing is None and record.inference_id in dead_letters:
+        error = dead_letters[record.inference_id]
+        return InferenceRecord(
+            **{**record.__dict__, "routing": contract.ROUTING_FAILED, "routing_error": error}
+        )
+    return record
+
+
+def routing_cell(record: InferenceRecord) -> str:
+    """The table's routed column: where the result went, or which handler failed and why."""
+    if record.routing_failed:
+        error = record.routing_error or {}
+        where = f" in {error['handler']}" if error.get("handler") else ""
+        return f"[red]FAILED{where}: {error.get('reason', '?')}[/red]"
+    return ", ".join(name.removeprefix("handlers.") for name in record.routed_to) or "-"
+
+
 def render(
     console: Console,
     outcomes: list[Outcome],
     failures: list[tuple[Outcome, str]],
     duplicate_note: str,
     dead_letters: int,
-) -> bool:
+) -> int:
+    """Print the table and the summary; returns the demo's exit code."""
     table = Table(title="Inferences")
     for column in ("inference ID", "scenario", "status", "latency ms", "routed to"):
         table.add_column(column)
@@ -124,12 +201,13 @@ def render(
             outcome.scenario.kind,
             f"[{style}]{record.status}[/{style}]",
             f"{outcome.seconds * 1000:.0f}",
-            ", ".join(name.removeprefix("handlers.") for name in record.routed_to) or "-",
+            routing_cell(record),
         )
     console.print(table)
     latencies = [o.seconds * 1000 for o in outcomes]
     counts = Counter(str(o.record.status) for o in outcomes)
     mismatched = [o for o in outcomes if o.record.status != o.scenario.expected]
+    routing_failures = [o for o in outcomes if o.record.routing_failed]
     console.print(
         f"[bold]Submitted[/bold] {len(outcomes)}  " + "  ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     )
@@ -141,84 +219,103 @@ def render(
         console.print(
             f"  failed {outcome.record.inference_id[:13]}…: {outcome.record.failure_reason} {detail}"
         )
+    console.print(f"[bold]Routing failures[/bold] {len(routing_failures)}")
+    for outcome in routing_failures:
+        error = outcome.record.routing_error or {}
+        handler = f" in handler {error['handler']}" if error.get("handler") else ""
+        console.print(
+            f"  [red]{outcome.record.inference_id}{handler}: {error.get('reason', '?')}: "
+            f"{error.get('message', '')}[/red]",
+            markup=True,
+            highlight=False,
+        )
     console.print(f"[bold]Duplicate delivery[/bold] {duplicate_note}")
     console.print(f"[bold]Dead-letter queues[/bold] {dead_letters} message(s)")
+    if routing_failures:
+        console.print(
+            "[bold red]A result handler failed: its results were not routed (see above, and the handler "
+            "logs).[/bold red]"
+        )
+        return EXIT_ROUTING_FAILED
     ok = not mismatched and dead_letters == 0 and "ignored" in duplicate_note
     console.print(
         "[bold green]Every inference accounted for.[/bold green]"
         if ok
         else "[bold red]Check failed.[/bold red]"
     )
-    return ok
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m sagemaker_async_results.local.demo", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--count", type=int, default=24, help="inferences to submit (default: %(default)s)")
-    parser.add_argument(
-        "--concurrency", type=int, default=8, help="requests in flight (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--delivery", choices=["direct", "buffered"], help="delivery mode (default: cdk.json's delivery.mode)"
-    )
-    parser.add_argument("--app-dir", type=Path, help="the CDK app's folder (default: the current one)")
-    parser.add_argument("--model", help="package.module:function to run instead of the sample model")
-    parser.add_argument("--no-bundle", action="store_true", help="skip bundling the Lambda dependencies")
-    parser.add_argument(
-        "--endpoint-url",
-        help="an AWS-compatible endpoint already running (e.g. a standalone moto server) instead of the embedded one",
-    )
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each result")
-    parser.add_argument(
-        "--no-summary", dest="summary", action="store_false", help="do not print what the stack deploys"
-    )
-    args = parser.parse_args(argv)
+def _summary(template: Path) -> str:
+    """What the stack deploys, when the [cdk] extra is installed here (the app may use another venv)."""
+    try:
+        from sagemaker_async_results.cdk.summary import summarize_file
+    except ImportError:
+        return f"{template.name} (install the [cdk] extra for a summary of what it deploys)"
+    return str(summarize_file(template))
+
+
+def run_demo(
+    *,
+    app_dir: Path | None = None,
+    delivery: str | None = None,
+    model: str | None = None,
+    bundle: bool = True,
+    stack_name: str | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    count: int = 24,
+    concurrency: int = 8,
+    timeout: float = 60.0,
+    summary: bool = True,
+) -> int:
+    """The demo (see the module docstring); returns its exit code."""
     # Wide enough for the table when the output is not a terminal (CI logs, pipes).
     console = Console(width=max(120, shutil.get_terminal_size().columns))
 
-    app = CdkApp(args.app_dir)
-    mode = args.delivery or app.context.get("delivery", {}).get("mode", "direct")
+    app = CdkApp(app_dir)
+    mode = delivery_mode(app, delivery)
     build_dir = app.directory / ".build"
     outdir = build_dir / f"demo-{mode}.cdk.out"
-    context = {"delivery": {"mode": mode}}
-    with console.status("Synthesizing the CDK app (cdk-nag AwsSolutions checks included)…"):
-        seconds = app.synthesize(outdir, context, bundle=not args.no_bundle)
+    with console.status("Synthesizing the CDK app…"):
+        seconds = app.synthesize(outdir, {"delivery": {"mode": mode}}, bundle=bundle)
         lint = lint_errors(outdir)
     console.print(
-        f"Synthesized the stack into {outdir.relative_to(app.directory)} in {seconds:.1f}s ({mode} delivery): "
-        f"cdk-nag clean, cfn-lint {'clean' if not lint else f'{len(lint)} error(s)'}"
+        f"Synthesized {app.directory.name} into {outdir} in {seconds:.1f}s ({mode} delivery): "
+        f"cfn-lint {'clean' if not lint else f'{len(lint)} error(s)'}"
     )
     for error in lint:
         console.print(f"  [red]{error}[/red]")
     if lint:
-        return 1
-    if args.summary:
+        return EXIT_CHECK_FAILED
+    if summary:
         for template in sorted(outdir.glob("*.template.json")):
-            console.print(summarize_file(template), markup=False, highlight=False)
+            console.print(_summary(template), markup=False, highlight=False)
 
     with console.status("Deploying into the embedded AWS (moto)…"):
         env = LocalEnvironment(
             outdir,
-            model=load_model(args.model),
+            stack_name=stack_name,
+            model=load_model(model),
             log_dir=build_dir / "local-logs",
-            target=AwsTarget(args.endpoint_url) if args.endpoint_url else None,
+            target=AwsTarget(endpoint_url, region or "us-east-1") if endpoint_url else None,
+            progress=lambda line: console.print(f"· {line}", highlight=False),
         )
         env.__enter__()
     try:
-        outputs = env.deployed.outputs
+        resources = env.resources
         console.print(
-            f"Deployed {len(env.deployed.physical_ids)} resources; endpoint {outputs['EndpointName']}"
+            f"Deployed {len(env.deployed.physical_ids)} resources; endpoint {resources.endpoint_name}"
         )
         assert env.target is not None
         sqs, sns = env.target.client("sqs"), env.target.client("sns")
         recorder_url = sqs.create_queue(QueueName="demo-notification-recorder")["QueueUrl"]
+        sqs.purge_queue(QueueUrl=recorder_url)  # an earlier run against the same endpoint left its own
         recorder_arn = sqs.get_queue_attributes(QueueUrl=recorder_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]
         sns.subscribe(
-            TopicArn=outputs["SuccessTopicArn"],
+            TopicArn=resources.outputs[contract.OUTPUT_SUCCESS_TOPIC_ARN],
             Protocol="sqs",
             Endpoint=recorder_arn["QueueArn"],
             Attributes={"RawMessageDelivery": "true"},
@@ -233,19 +330,26 @@ def main(argv: list[str] | None = None) -> int:
                 TimeElapsedColumn(),
                 console=console,
             ) as progress,
-            ThreadPoolExecutor(max_workers=args.concurrency) as pool,
+            ThreadPoolExecutor(max_workers=concurrency) as pool,
         ):
-            task = progress.add_task("run", total=args.count)
-            futures = [pool.submit(run_one, client, s, args.timeout) for s in build_mix(args.count)]
+            task = progress.add_task("run", total=count)
+            futures = [pool.submit(run_one, client, s, timeout) for s in build_mix(count)]
             for future in as_completed(futures):
                 outcomes.append(future.result())
                 progress.advance(task)
-        outcomes.sort(key=lambda o: o.record.inference_id)
         target = next((o for o in outcomes if o.scenario.kind == "success"), None)
         note = (
-            redeliver_duplicate(env, recorder_url, target, args.timeout)
-            if target
-            else "no success to duplicate"
+            redeliver_duplicate(env, recorder_url, target, timeout) if target else "no success to duplicate"
+        )
+        # Routing (handlers, retries, dead letters) may still run after the record says Completed.
+        env.wait_idle(timeout=timeout)
+        letters = dead_lettered(env)
+        outcomes = sorted(
+            (
+                Outcome(o.scenario, with_routing(client.status(o.record.inference_id), letters), o.seconds)
+                for o in outcomes
+            ),
+            key=lambda o: o.record.inference_id,
         )
         dead_letters = sum(
             int(
@@ -253,19 +357,26 @@ def main(argv: list[str] | None = None) -> int:
                     "Attributes"
                 ]["ApproximateNumberOfMessages"]
             )
-            for url in env.resources.dead_letter_queues.values()
+            for url in resources.dead_letter_queues.values()
         )
         failures = [
             (o, f"model said: {(client.fetch_body(o.record) or b'').decode(errors='replace')}")
             for o in outcomes
             if o.record.status == InferenceStatus.FAILED
         ]
-        ok = render(console, outcomes, failures, note, dead_letters)
-        console.print(f"Handler logs: {env.log_dir.relative_to(app.directory)}/")
-        return 0 if ok else 1
+        code = render(console, outcomes, failures, note, dead_letters)
+        console.print(f"Handler logs: {env.log_dir}/")
+        return code
     finally:
         env.__exit__(None, None, None)
 
 
+def main(argv: list[str] | None = None) -> None:
+    """``python -m sagemaker_async_results.local.demo [options]`` is ``async-results demo [options]``."""
+    from sagemaker_async_results.cli import main as cli_main
+
+    cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sagemaker_async_results.client.client import output_prefixes
 from sagemaker_async_results.local.emulator import AwsTarget
 
 logger = logging.getLogger(__name__)
@@ -70,9 +71,27 @@ def find_stack_artifact(cdk_out: Path, stack_name: str | None = None) -> tuple[s
     }
     if not stacks:
         raise DeployError(f"{cdk_out} holds no stack; run `cdk synth` first")
+    if stack_name is None and len(stacks) > 1:
+        # The stacks holding the construct, found by its outputs (the stack may have any name).
+        with_construct = [
+            name
+            for name, artifact in stacks.items()
+            if output_prefixes(
+                dict.fromkeys(
+                    json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text()).get(
+                        "Outputs", {}
+                    ),
+                    "",
+                )
+            )
+        ]
+        if len(with_construct) != 1:
+            raise DeployError(
+                f"{len(with_construct)} of the stacks in {cdk_out} ({sorted(stacks)}) hold the "
+                "AsyncInferenceResults construct; name one with --stack"
+            )
+        stack_name = with_construct[0]
     if stack_name is None:
-        if len(stacks) != 1:
-            raise DeployError(f"several stacks in {cdk_out}: {sorted(stacks)}; name one")
         stack_name = next(iter(stacks))
     if stack_name not in stacks:
         raise DeployError(f"stack {stack_name!r} not in {cdk_out}; found {sorted(stacks)}")
@@ -86,6 +105,45 @@ def find_stack_artifact(cdk_out: Path, stack_name: str | None = None) -> tuple[s
         None,
     )
     return stack_name, artifact
+
+
+def pinned_endpoint_names(template: dict[str, Any]) -> dict[str, str]:
+    """Logical ID -> ``EndpointName`` of every SageMaker endpoint whose template sets a literal name."""
+    return {
+        logical_id: resource["Properties"]["EndpointName"]
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::SageMaker::Endpoint"
+        and isinstance(resource.get("Properties", {}).get("EndpointName"), str)
+    }
+
+
+def pin_endpoint_names(
+    template: dict[str, Any], names: dict[str, str], region: str, account: str
+) -> dict[str, Any]:
+    """``template`` whose outputs name each named endpoint as CloudFormation would.
+
+    In the outputs, ``Fn::GetAtt [<endpoint>, EndpointName]`` becomes the name and ``Ref <endpoint>`` its
+    ARN, so ``DescribeStacks`` (what clients read) carries the template's name even on an emulator that
+    names the endpoint itself. Resources are left as they are.
+    """
+
+    def visit(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Fn::GetAtt"}:
+                target = value["Fn::GetAtt"]
+                if isinstance(target, list) and target[0] in names and target[1:] == ["EndpointName"]:
+                    return names[target[0]]
+            if set(value) == {"Ref"} and value["Ref"] in names:
+                return f"arn:aws:sagemaker:{region}:{account}:endpoint/{names[value['Ref']].lower()}"
+            return {key: visit(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [visit(item) for item in value]
+        return value
+
+    pinned = dict(template)
+    if "Outputs" in template:
+        pinned["Outputs"] = visit(template["Outputs"])
+    return pinned
 
 
 def _substitute(text: str, account: str, region: str) -> str:
@@ -159,14 +217,9 @@ class LocalDeployer:
         template = json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text())
         self.bootstrap()
         assets = self.publish_assets(cdk_out, artifact["_assets_file"])
-        try:
-            self._cfn.create_stack(
-                StackName=stack_name,
-                TemplateBody=json.dumps(template),
-                Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-            )
-        except Exception as error:
-            raise DeployError(f"create_stack {stack_name} failed: {error}") from error
+        endpoint_names = pinned_endpoint_names(template)
+        deployed_template = pin_endpoint_names(template, endpoint_names, self.target.region, self.account)
+        self._create_or_update(stack_name, deployed_template)
         self._wait(stack_name, timeout)
         stack = self._cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
@@ -175,8 +228,70 @@ class LocalDeployer:
             for r in self._cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
         }
         deployed = DeployedStack(stack_name, outputs, physical_ids, template, asset_sources=assets)
+        self._ensure_endpoint_names(deployed, endpoint_names)
         self._create_subscriptions(deployed)
         return deployed
+
+    def _create_or_update(self, stack_name: str, template: dict[str, Any]) -> None:
+        """``cdk deploy`` semantics: create the stack, or update it when an earlier run left it there."""
+        arguments = {
+            "StackName": stack_name,
+            "TemplateBody": json.dumps(template),
+            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        }
+        status = self._stack_status(stack_name)
+        if status is not None and ("ROLLBACK_COMPLETE" in status or status.endswith("_FAILED")):
+            # A stack that never finished creating cannot be updated; CloudFormation wants it deleted.
+            logger.info("deleting stack %s left in %s by an earlier run", stack_name, status)
+            self._cfn.delete_stack(StackName=stack_name)
+            status = None
+        try:
+            if status is None:
+                self._cfn.create_stack(**arguments)
+            else:
+                logger.info("stack %s exists (%s): updating it", stack_name, status)
+                self._cfn.update_stack(**arguments)
+        except Exception as error:
+            if "No updates are to be performed" in str(error):
+                return
+            action = "create_stack" if status is None else "update_stack"
+            raise DeployError(f"{action} {stack_name} failed: {error}") from error
+
+    def _stack_status(self, stack_name: str) -> str | None:
+        try:
+            stacks = self._cfn.describe_stacks(StackName=stack_name)["Stacks"]
+        except self._cfn.exceptions.ClientError as error:
+            if "does not exist" in str(error):
+                return None
+            raise
+        live = [s for s in stacks if s.get("StackStatus") != "DELETE_COMPLETE"]
+        return str(live[0]["StackStatus"]) if live else None
+
+    def _ensure_endpoint_names(self, deployed: DeployedStack, names: dict[str, str]) -> None:
+        """Give each endpoint its template name, as CloudFormation does.
+
+        An emulator that ignored ``EndpointName`` created the endpoint under a generated name: the same
+        endpoint config is then served under the template's name through the SageMaker API (created, or
+        updated when a redeploy changed its config). The stack's outputs already carry the template's name
+        (:func:`pin_endpoint_names`).
+        """
+        sagemaker = self.target.client("sagemaker")
+        for logical_id, name in names.items():
+            physical = deployed.physical_ids.get(logical_id, "").rsplit("/", 1)[-1]
+            if physical.lower() == name.lower():
+                deployed.physical_ids[logical_id] = name
+                continue
+            config = sagemaker.describe_endpoint(EndpointName=physical)["EndpointConfigName"]
+            try:
+                current = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+            except sagemaker.exceptions.ClientError:
+                current = None
+            if current is None:
+                sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
+            elif current != config:
+                sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config)
+            logger.info("endpoint %s serves %s (the emulator named it %s)", name, config, physical)
+            deployed.physical_ids[logical_id] = name
 
     def _wait(self, stack_name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -24,6 +24,44 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 DEFAULT_REGION = "us-east-1"
+#: AWS configuration a local run must never read: a stray ``AWS_PROFILE`` would make boto3 raise
+#: ``ProfileNotFound`` (or worse, find real credentials) even when the fake ones are passed explicitly.
+ISOLATED_CONFIG = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
+
+def clean_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default ``os.environ``) without any ``AWS_*`` variable, for processes of a local run.
+
+    Profiles, credentials, role settings and endpoint overrides of the user's shell all start with
+    ``AWS_``; the local run sets the few it needs itself (:meth:`AwsTarget.environment`).
+    """
+    source = os.environ if environ is None else environ
+    return {key: value for key, value in source.items() if not key.startswith("AWS_")}
+
+
+def isolated_session(region: str) -> boto3.Session:
+    """A boto3 session with the emulator's fake credentials that ignores the user's AWS configuration.
+
+    ``boto3.Session(aws_access_key_id=...)`` still reads ``AWS_PROFILE`` and the config file, so a
+    missing profile breaks it; here no profile is read and both files are empty.
+    """
+    import botocore.session
+
+    unused = "SAGEMAKER_ASYNC_RESULTS_LOCAL_UNUSED"  # an environment variable name nobody sets
+    core = botocore.session.Session(
+        session_vars={
+            "profile": (None, unused, None, None),
+            "config_file": (None, unused, os.devnull, None),
+            "credentials_file": (None, unused, os.devnull, None),
+        }
+    )
+    return boto3.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=region,
+        botocore_session=core,
+    )
 
 
 @dataclass(frozen=True)
@@ -41,12 +79,7 @@ class AwsTarget:
 
     def session(self) -> boto3.Session:
         if self.is_local:
-            return boto3.Session(
-                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-                region_name=self.region,
-            )
+            return isolated_session(self.region)
         return boto3.Session(region_name=self.region)
 
     def client(self, service: str, **kwargs: Any) -> Any:
@@ -55,10 +88,15 @@ class AwsTarget:
         return self.session().client(service, endpoint_url=endpoint, config=config, **kwargs)  # type: ignore[call-overload]
 
     def environment(self) -> dict[str, str]:
-        """Environment variables that point any boto3 process (a Lambda worker, the CLI) at this target."""
+        """Environment variables that point any boto3 process (a Lambda worker, the CLI) at this target.
+
+        For a local target they also cut the process off from the user's AWS configuration: fake
+        credentials, no profile, and empty config and credentials files (see :func:`clean_environment`).
+        """
         env = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         if self.is_local:
             env.update(FAKE_CREDENTIALS)
+            env.update(ISOLATED_CONFIG)
             env["AWS_ENDPOINT_URL"] = str(self.endpoint_url)
         for service, url in self.service_endpoints.items():
             env[f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"] = url
@@ -80,16 +118,53 @@ def embedded_aws(region: str = DEFAULT_REGION) -> Iterator[AwsTarget]:
     """Run moto's server on loopback for the duration of the block."""
     from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    # moto's state is process-wide: start from a clean account, as a new AWS account would be.
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
+    _honour_endpoint_names()
+    with _without_user_profile():
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        # moto's state is process-wide: start from a clean account, as a new AWS account would be.
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
+        try:
+            yield AwsTarget(endpoint_url=url, region=region)
+        finally:
+            server.stop()
+
+
+@contextmanager
+def _without_user_profile() -> Iterator[None]:
+    """Hide the user's AWS profile and files from this process while the embedded emulator runs.
+
+    moto serves requests in this process and creates boto3 sessions of its own, which read
+    ``AWS_PROFILE``: a profile that does not exist here would fail every such request.
+    """
+    hidden = {
+        name: os.environ.pop(name) for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in os.environ
+    }
+    replaced = {name: os.environ.get(name) for name in ISOLATED_CONFIG}
+    os.environ.update(ISOLATED_CONFIG)
     try:
-        yield AwsTarget(endpoint_url=url, region=region)
+        yield
     finally:
-        server.stop()
+        os.environ.update(hidden)
+        for name, value in replaced.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _honour_endpoint_names() -> None:
+    """Make the in-process moto name ``AWS::SageMaker::Endpoint`` resources by their ``EndpointName``.
+
+    moto's CloudFormation generates ``<stack>-<logicalId>-<random>`` for SageMaker endpoints; CloudFormation
+    uses ``EndpointName`` when the template sets it. (Against an external emulator the deployer renames
+    the endpoint through the SageMaker API instead; see :mod:`sagemaker_async_results.local.deploy`.)
+    """
+    from moto.sagemaker.models import FakeEndpoint
+
+    FakeEndpoint.cloudformation_name_type = staticmethod(lambda: "EndpointName")  # type: ignore[method-assign]
 
 
 def target_from_environment(region: str | None = None) -> AwsTarget:

@@ -8,14 +8,16 @@ SNS messages to them + the gateway that serves ``InvokeEndpointAsync`` and Lambd
 from __future__ import annotations
 
 import logging
+import time
 import warnings
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sagemaker_async_results.client.client import AsyncInferenceClient, StackResources
+from sagemaker_async_results.client.client import AsyncInferenceClient, StackResources, output_prefixes
 from sagemaker_async_results.local.deploy import DeployedStack, LocalDeployer
 from sagemaker_async_results.local.emulator import AwsTarget, embedded_aws
 from sagemaker_async_results.local.event_sources import EventSource, Poller, SnsTapSource, SqsEventSource
@@ -37,6 +39,8 @@ class LocalEnvironment:
     log_dir: Path = Path(".build/local-logs")
     #: ``None`` starts the embedded emulator; a target points the run at another AWS-compatible endpoint.
     target: AwsTarget | None = None
+    #: Called with a short line for each start-up step (``serve`` prints them).
+    progress: Callable[[str], None] = field(default=lambda line: None)
     deployed: DeployedStack = field(init=False)
     functions: dict[str, LocalFunction] = field(init=False, default_factory=dict)
     sources: list[EventSource] = field(init=False, default_factory=list)
@@ -65,18 +69,31 @@ class LocalEnvironment:
         self._stack.close()
 
     def _start(self) -> None:
-        base = self.target or self._stack.enter_context(embedded_aws())
+        started = time.monotonic()
+        if self.target is None:
+            base = self._stack.enter_context(embedded_aws())
+            self.progress(f"embedded AWS (moto) listening on {base.endpoint_url}")
+        else:
+            base = self.target
+            self.progress(f"using the AWS-compatible endpoint {base.endpoint_url}")
         deployer = LocalDeployer(base)
         self.deployed = deployer.deploy(self.cdk_out, self.stack_name)
+        self.progress(
+            f"deployed stack {self.deployed.name}: {len(self.deployed.physical_ids)} resources "
+            f"({time.monotonic() - started:.1f}s)"
+        )
         self.simulator = AsyncEndpointSimulator(
             s3=base.client("s3"),
             sns=base.client("sns"),
             sagemaker=base.client("sagemaker"),
             model=self.model,
             region=base.region,
+            iam=base.client("iam"),
         )
         self._stack.callback(self.simulator.close)
         self._start_functions(base)
+        for name, function in self.functions.items():
+            self.progress(f"function {name} ready (logs: {function.log_path})")
         self.gateway = Gateway(self.simulator, self.functions).start()
         self._stack.callback(self.gateway.stop)
         self.target = base.with_service_endpoints(
@@ -85,7 +102,18 @@ class LocalEnvironment:
         self._start_event_sources(base, deployer)
         poller = Poller(self.sources).start()
         self._stack.callback(poller.stop)
-        self.simulator.start_endpoint(self.deployed.outputs["EndpointName"])
+        for logical_id in self.deployed.resources_of_type("AWS::SageMaker::Endpoint"):
+            name = self.deployed.physical_ids[logical_id]
+            settings = self.simulator.start_endpoint(name)
+            readable = (
+                ", ".join(f"s3://{p}" for p in settings.readable_inputs)
+                if settings.readable_inputs is not None
+                else "any location"
+            )
+            self.progress(
+                f"endpoint {name} in service: {settings.max_concurrency} concurrent invocations, "
+                f"reads {readable}"
+            )
 
     # -- functions --------------------------------------------------------------------------------------
     def _start_functions(self, base: AwsTarget) -> None:
@@ -185,10 +213,42 @@ class LocalEnvironment:
             return str(reference.get("Ref") or reference["Fn::GetAtt"][0])
         return str(reference)
 
+    def wait_idle(self, timeout: float = 30.0, quiet_seconds: float = 1.0) -> bool:
+        """Wait until every event source's queue has been empty for ``quiet_seconds``.
+
+        Then every delivered notification has been routed, retried to exhaustion or dead-lettered.
+        Returns ``False`` when the queues are still busy after ``timeout`` seconds.
+        """
+        assert self.target is not None
+        sqs = self.target.client("sqs")
+        urls = [getattr(s, "queue_url", None) or getattr(s, "tap_queue_url", None) for s in self.sources]
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            depth = 0
+            for url in filter(None, urls):
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                )["Attributes"]
+                depth += int(attributes["ApproximateNumberOfMessages"])
+                depth += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            now = time.monotonic()
+            if depth:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= quiet_seconds:
+                return True
+            time.sleep(0.1)
+        return False
+
     # -- clients ----------------------------------------------------------------------------------------
     @property
     def resources(self) -> StackResources:
-        return StackResources.from_outputs(self.deployed.outputs)
+        """The construct's resources from the deployed stack's outputs (with its output prefix, if any)."""
+        prefixes = output_prefixes(self.deployed.outputs)
+        return StackResources.from_outputs(self.deployed.outputs, prefixes[0] if prefixes else "")
 
     def client(self) -> AsyncInferenceClient:
         assert self.target is not None

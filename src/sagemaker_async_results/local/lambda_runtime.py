@@ -9,7 +9,6 @@ deployed asset, and its logs go to a file (the local CloudWatch Logs).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -17,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sagemaker_async_results.local.emulator import clean_environment
 
 #: By path, not ``-m``: importing this package first would shadow the asset's copy of the runtime.
 _WORKER = [sys.executable, str(Path(__file__).with_name("lambda_worker.py"))]
@@ -52,7 +53,9 @@ class LocalFunction:
 
     def __init__(self, spec: FunctionSpec, aws_environment: dict[str, str], log_dir: Path) -> None:
         self.spec = spec
-        self._environment = {**os.environ, **spec.environment, **aws_environment}
+        # Like Lambda, the worker sees its function's environment and the emulator's, never the AWS_*
+        # settings (profile, credentials, endpoints) of the shell that started the local run.
+        self._environment = {**clean_environment(), **spec.environment, **aws_environment}
         self._environment.update(
             {
                 "AWS_LAMBDA_FUNCTION_NAME": spec.name,

@@ -9,11 +9,13 @@ naming, and publish the ``InferenceResult`` notification to the success or error
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import logging
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,9 +51,19 @@ class EndpointSettings:
     include_response_in: frozenset[str]
     max_concurrency: int
     kms_key_id: str | None = None
+    #: ``bucket/key`` patterns the execution role may ``s3:GetObject`` (``None``: not known, not checked).
+    readable_inputs: tuple[str, ...] | None = None
+    execution_role: str | None = None
+
+    def may_read(self, location: str) -> bool:
+        """Whether the execution role's policies let SageMaker download ``location`` (``s3://bucket/key``)."""
+        if self.readable_inputs is None:
+            return True
+        bucket, key = split_s3_uri(location)
+        return any(fnmatch.fnmatchcase(f"{bucket}/{key}", pattern) for pattern in self.readable_inputs)
 
     @classmethod
-    def from_endpoint(cls, sagemaker: Any, endpoint_name: str) -> EndpointSettings:
+    def from_endpoint(cls, sagemaker: Any, endpoint_name: str, iam: Any = None) -> EndpointSettings:
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
         config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         async_config = config.get("AsyncInferenceConfig")
@@ -61,6 +73,11 @@ class EndpointSettings:
         notification = output.get("NotificationConfig", {})
         per_instance = async_config.get("ClientConfig", {}).get("MaxConcurrentInvocationsPerInstance", 4)
         instances = sum(int(v.get("InitialInstanceCount", 1)) for v in config["ProductionVariants"])
+        role = None
+        models = [v["ModelName"] for v in config["ProductionVariants"] if v.get("ModelName")]
+        if models:
+            role = sagemaker.describe_model(ModelName=models[0]).get("ExecutionRoleArn")
+        readable = readable_objects(iam, role) if iam is not None and role else None
         return cls(
             endpoint_name=endpoint_name,
             output_path=output["S3OutputPath"].rstrip("/"),
@@ -70,7 +87,52 @@ class EndpointSettings:
             include_response_in=frozenset(notification.get("IncludeInferenceResponseIn", [])),
             max_concurrency=max(1, int(per_instance) * max(1, instances)),
             kms_key_id=output.get("KmsKeyId"),
+            readable_inputs=readable,
+            execution_role=role,
         )
+
+
+def readable_objects(iam: Any, role_arn: str) -> tuple[str, ...] | None:
+    """``bucket/key`` patterns of the ``s3:GetObject`` grants in the role's policies (inline and attached).
+
+    SageMaker downloads a request's input with the endpoint's execution role, so an input the role cannot
+    read fails in AWS. ``None`` when the role or its policies cannot be read (then nothing is refused).
+    """
+    name = role_arn.rsplit("/", 1)[-1]
+    documents: list[Any] = []
+    try:
+        for policy in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+            documents.append(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
+        for attached in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+            arn = attached["PolicyArn"]
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            documents.append(
+                iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+            )
+    except Exception as error:
+        logger.warning(
+            "cannot read the policies of %s (%s): input locations are not checked", role_arn, error
+        )
+        return None
+    patterns: list[str] = []
+    for document in documents:
+        if isinstance(document, str):
+            document = json.loads(urllib.parse.unquote(document))
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if statement.get("Effect") != "Allow" or not any(
+                fnmatch.fnmatchcase("s3:getobject", str(a).lower()) for a in actions
+            ):
+                continue
+            resources = statement.get("Resource", [])
+            for resource in [resources] if isinstance(resources, str) else resources:
+                if resource == "*":
+                    patterns.append("*")
+                elif isinstance(resource, str) and resource.startswith("arn:aws:s3:::"):
+                    patterns.append(resource.removeprefix("arn:aws:s3:::"))
+    return tuple(patterns)
 
 
 @dataclass
@@ -102,10 +164,23 @@ class AsyncEndpointSimulator:
         boto3 clients (injectable; the local run points them at the emulator).
     model:
         The callable run for each request (see :mod:`sagemaker_async_results.local.model`).
+    iam:
+        A boto3 IAM client: with it, inputs the endpoint's execution role may not read fail as in AWS
+        (a ``Failed`` notification, no model call); without it every input is read.
     """
 
-    def __init__(self, *, s3: Any, sns: Any, sagemaker: Any, model: Model, region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        sns: Any,
+        sagemaker: Any,
+        model: Model,
+        region: str = "us-east-1",
+        iam: Any = None,
+    ) -> None:
         self._s3, self._sns, self._sagemaker, self._model = s3, sns, sagemaker, model
+        self._iam = iam
         self._region = region
         self._endpoints: dict[str, EndpointSettings] = {}
         self._pools: dict[str, ThreadPoolExecutor] = {}
@@ -118,7 +193,7 @@ class AsyncEndpointSimulator:
     # -- endpoint lifecycle -------------------------------------------------------------------------
     def start_endpoint(self, endpoint_name: str) -> EndpointSettings:
         """Load the deployed config and send the ``TestNotification`` SageMaker sends on creation."""
-        settings = EndpointSettings.from_endpoint(self._sagemaker, endpoint_name)
+        settings = EndpointSettings.from_endpoint(self._sagemaker, endpoint_name, self._iam)
         self._endpoints[endpoint_name] = settings
         self._pools[endpoint_name] = ThreadPoolExecutor(
             max_workers=settings.max_concurrency, thread_name_prefix=f"endpoint-{endpoint_name}"
@@ -225,6 +300,12 @@ class AsyncEndpointSimulator:
             self._count("expired")
             logger.warning("request %s expired in the queue after %.1fs", invocation.inference_id, queued)
             return
+        location = invocation.input_location
+        if location is not None and not invocation.endpoint.may_read(location):
+            # SageMaker accepts the request, then cannot download it with the execution role.
+            self._count("download_failed")
+            self._fail_download(invocation, location)
+            return
         try:
             body = self._read_input(invocation)
             output = self._run_model(invocation, body)
@@ -291,6 +372,16 @@ class AsyncEndpointSimulator:
                 "failureLocation": invocation.failure_location,
             }
         self._inline(message, error.body, "ERROR_NOTIFICATION_TOPIC", invocation.endpoint)
+        self._publish(invocation.endpoint.error_topic, message)
+        self._count("failed")
+
+    def _fail_download(self, invocation: Invocation, location: str) -> None:
+        message = self._message(invocation, "Failed")
+        message["failureReason"] = (
+            f"ClientError: Failed to download the request from {location}: Access Denied. The endpoint's "
+            f"execution role ({invocation.endpoint.execution_role}) may read only "
+            + ", ".join(f"s3://{p}" for p in invocation.endpoint.readable_inputs or ())
+        )
         self._publish(invocation.endpoint.error_topic, message)
         self._count("failed")
 

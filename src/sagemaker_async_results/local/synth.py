@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CdkApp", "CdkAppError", "deep_merge", "lint_errors"]
+__all__ = ["CdkApp", "CdkAppError", "app_error_message", "deep_merge", "lint_errors"]
 
 
 class CdkAppError(RuntimeError):
@@ -94,11 +94,35 @@ class CdkApp:
             check=False,
         )
         if completed.returncode != 0:
-            output = "\n".join(part.strip() for part in (completed.stdout, completed.stderr) if part.strip())
+            output = app_error_message(completed.stderr) or app_error_message(completed.stdout)
             raise CdkAppError(
-                f"synth of {self.directory} failed: `{self.command}` exited {completed.returncode}\n{output}"
+                f"{self.cdk_json}: synth failed (`{self.command}` exited {completed.returncode}):\n{output}"
             )
         return time.monotonic() - started
+
+
+def app_error_message(output: str) -> str:
+    """What an app printed when its synth failed, without Python tracebacks or jsii's banners.
+
+    A ``ConfigError`` printed by the app is kept as is; of a traceback only the exception line(s) at its
+    end are kept, since the frames point into the CDK's and this library's code, not at the user's mistake.
+    """
+    kept: list[str] = []
+    in_traceback = False
+    for line in output.splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+            continue
+        if in_traceback:
+            if line.startswith((" ", "\t")) or not line.strip():
+                continue
+            in_traceback = False
+        if line.startswith(("During handling of the above exception", "The above exception was")):
+            kept.clear()  # a chained exception: the last one says what went wrong
+            continue
+        if line.strip() and not line.lstrip().startswith(("!!!", "jsii")):
+            kept.append(line.rstrip())
+    return "\n".join(kept[-20:])
 
 
 def lint_errors(outdir: Path) -> list[str]:

@@ -1,0 +1,93 @@
+"""``async-results serve``: deploy a CDK app locally and keep it running for other processes.
+
+Prints each start-up step as it happens, then everything a client needs: the endpoint, bucket, input
+prefix and results table, the ``export`` lines that point boto3 (and the AWS CLI) at the local run, and
+example commands.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from sagemaker_async_results.local.emulator import ISOLATED_CONFIG, AwsTarget
+from sagemaker_async_results.local.environment import LocalEnvironment
+from sagemaker_async_results.local.model import load_model
+from sagemaker_async_results.local.synth import CdkApp
+
+
+def _say(line: str) -> None:
+    print(f"· {line}", file=sys.stderr, flush=True)
+
+
+def delivery_mode(app: CdkApp, requested: str | None) -> str:
+    """The requested mode, else the app's ``cdk.json`` ``delivery.mode``, else ``direct`` (the default)."""
+    if requested:
+        return requested
+    delivery = app.context.get("delivery")
+    mode = delivery.get("mode") if isinstance(delivery, dict) else None
+    return str(mode) if mode else "direct"
+
+
+def serve(
+    *,
+    app_dir: Path | None = None,
+    delivery: str | None = None,
+    model: str | None = None,
+    bundle: bool = True,
+    stack_name: str | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> int:
+    """Run until interrupted; returns the exit code (0 after Ctrl-C)."""
+    app = CdkApp(app_dir)
+    mode = delivery_mode(app, delivery)
+    outdir = app.directory / ".build" / f"serve-{mode}.cdk.out"
+    _say(f"synthesizing {app.directory} ({mode} delivery{'' if bundle else ', no bundling'})…")
+    seconds = app.synthesize(outdir, {"delivery": {"mode": mode}}, bundle=bundle)
+    _say(f"synthesized into {outdir} in {seconds:.1f}s; deploying…")
+    target = AwsTarget(endpoint_url, region or "us-east-1") if endpoint_url else None
+    with LocalEnvironment(
+        outdir,
+        stack_name=stack_name,
+        model=load_model(model),
+        log_dir=app.directory / ".build" / "local-logs",
+        target=target,
+        progress=_say,
+    ) as env:
+        assert env.target is not None
+        resources = env.resources
+        sample_key = f"{resources.input_prefix}example.json"
+        lines = [
+            f"Local deployment of {env.deployed.name} ready ({mode} delivery).",
+            f"  endpoint       {resources.endpoint_name}",
+            f"  bucket         {resources.bucket}",
+            f"  input prefix   {resources.input_prefix}",
+            f"  results table  {resources.results_table}",
+            "",
+            "In another shell (fake credentials; the local run never uses your AWS configuration):",
+            "  unset AWS_PROFILE AWS_DEFAULT_PROFILE",
+        ]
+        lines += [
+            f"  export {key}={shlex.quote(value)}"
+            for key, value in sorted(env.target.environment().items())
+            if key not in ISOLATED_CONFIG  # the shell's own config files may stay; the profile may not
+        ]
+        lines += [
+            "",
+            '  echo \'{"inputs": "a fine day"}\' > example.json',
+            f"  async-results --stack-name {env.deployed.name} invoke example.json --wait",
+            f"  aws s3 cp example.json s3://{resources.bucket}/{sample_key}",
+            f"  aws sagemaker-runtime invoke-endpoint-async --endpoint-name {resources.endpoint_name} "
+            f"--input-location s3://{resources.bucket}/{sample_key} --content-type application/json",
+            "",
+            "Ctrl-C to stop.",
+        ]
+        print("\n".join(lines), flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
