@@ -64,6 +64,14 @@ class Outcome:
         return {"inferenceId": self.inference_id, "outcome": self.outcome, "routedTo": self.routed_to}
 
 
+#: Fields of a TestNotification worth logging (its extra fields are the sender's, of any size).
+DECLARED = {"event_name", "event_source", "event_version"}
+
+
+def _raise(error: Exception) -> Any:
+    raise error
+
+
 def load_routers(module_names: Iterable[str]) -> list[Router]:
     """Import plugin modules and collect their module-level ``router``.
 
@@ -158,12 +166,18 @@ class ResultsApp:
         return response
 
     def _dispatch(self, event: Any, context: Any) -> dict[str, Any]:
-        kind = detect(event)
+        try:
+            kind = detect(event)
+        except ResultError as err:  # reported like any failed record: logged, counted, raised
+            kind = "notification"
+            event = err
         if kind == "sqs":
             return self._handle_sqs(event, context)
         extractors: list[Callable[[], Any]]
         if kind == "sns":
             extractors = [functools.partial(sns_record_message, record) for record in event["Records"]]
+        elif isinstance(event, ResultError):
+            extractors = [functools.partial(_raise, event)]
         else:
             extractors = [lambda: event]
         outcomes: list[Outcome] = []
@@ -227,9 +241,9 @@ class ResultsApp:
         try:
             notification = parse_message(extract())
             if isinstance(notification, TestNotification):
-                logger.info(
+                logger.info(  # declared fields only: extra ones are whatever the sender put there
                     "test notification acknowledged and ignored",
-                    extra={"notification": notification.model_dump(by_alias=True)},
+                    extra={"notification": notification.model_dump(by_alias=True, include=DECLARED)},
                 )
                 emit(self.settings.metrics_namespace, {}, {"TestNotifications": (1, MetricUnit.Count)})
                 return Outcome(None, "test")
@@ -427,6 +441,12 @@ class ResultsApp:
 
     # -- metrics ------------------------------------------------------------------------------
     def _emit_result_metrics(self, result: InferenceResult, outcome: Outcome) -> None:
+        try:
+            self._emit_result_metrics_unguarded(result, outcome)
+        except Exception:  # the result is routed: a metric must never fail it
+            logger.exception("cannot emit result metrics")
+
+    def _emit_result_metrics_unguarded(self, result: InferenceResult, outcome: Outcome) -> None:
         dimensions = {"endpointName": result.endpoint_name, "status": result.status}
         if outcome.outcome == "duplicate":
             emit(self.settings.metrics_namespace, dimensions, {"Duplicates": (1, MetricUnit.Count)})

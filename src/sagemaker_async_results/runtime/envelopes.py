@@ -43,7 +43,10 @@ def detect(event: Any) -> EventKind:
         records = event["Records"]
         if not records:
             return "sns"  # nothing to do either way
-        first = records[0] if isinstance(records[0], Mapping) else {}
+        # The first record that is an object decides; records of another shape fail on their own.
+        first = next((r for r in records if isinstance(r, Mapping)), None)
+        if first is None:
+            return "sns"  # nothing to go by: every record fails on its own, and the event raises
         source = first.get("EventSource") or first.get("eventSource")
         if source == "aws:sns" or "Sns" in first:
             return "sns"
@@ -72,10 +75,16 @@ def load_json(text: Any, *, what: str) -> Any:
         return text
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise NotificationError(
-            f"{what} is not valid JSON: {exc}", reason="MalformedJson", received=text, expected="JSON"
-        ) from None
+    except RecursionError:
+        problem = "nested deeper than the parser's recursion limit"
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError (bytes that are not UTF-8/16/32)
+        problem = str(exc)
+    raise NotificationError(
+        f"{what} is not valid JSON: {problem}",
+        reason="MalformedJson",
+        received=text,
+        expected="JSON text (UTF-8), nested at most a few hundred levels",
+    )
 
 
 def unwrap_sqs_body(body: Any) -> Any:

@@ -7,14 +7,29 @@ diagnosed from its log line alone.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 #: Longest ``received`` excerpt kept in an error (forged or huge messages must not flood the logs).
 MAX_RECEIVED_CHARS = 500
+#: Longest ``message`` kept (a library's exception text can be as big as the input it quotes).
+MAX_MESSAGE_CHARS = 2000
+
+# ``repr`` of a forged message would walk all of it: 50,000 levels of nesting exceed the recursion
+# limit and a 100 MB string is copied whole. ``reprlib`` stops at a depth and a length.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 6
+_REPR.maxstring = MAX_RECEIVED_CHARS
+_REPR.maxother = MAX_RECEIVED_CHARS
+_REPR.maxlong = 100
+_NOTHING: Any = object()
 
 
 def _excerpt(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    try:
+        text = value if isinstance(value, str) else _REPR.repr(value)
+    except Exception as exc:  # a value whose repr raises still gets an error report
+        text = f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
     if len(text) > MAX_RECEIVED_CHARS:
         return text[:MAX_RECEIVED_CHARS] + f"... ({len(text)} chars)"
     return text
@@ -30,7 +45,7 @@ class ResultError(Exception):
     reason
         Stable reason code, e.g. ``MalformedJson`` or ``LocationRefused``.
     received
-        What was actually received (shortened to an excerpt).
+        What was actually received (shortened to an excerpt; ``None`` received is reported as ``None``).
     expected
         What the runtime expected instead.
     inference_id
@@ -44,15 +59,18 @@ class ResultError(Exception):
         message: str,
         *,
         reason: str | None = None,
-        received: Any = None,
+        received: Any = _NOTHING,
         expected: str | None = None,
         inference_id: str | None = None,
     ) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + f"... ({len(message)} chars)"
         super().__init__(message)
         self.message = message
         if reason is not None:
             self.reason = reason
-        self.received = None if received is None else _excerpt(received)
+        #: ``None`` only when nothing was passed; an explicit ``None`` was received and says ``None``.
+        self.received = None if received is _NOTHING else _excerpt(received)
         self.expected = expected
         self.inference_id = inference_id
 

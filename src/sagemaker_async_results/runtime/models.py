@@ -55,7 +55,8 @@ class InferenceResultNotification(BaseModel):
     model_config = _CONFIG
 
     event_name: Literal["InferenceResult"]
-    inference_id: str = Field(min_length=1)
+    #: 1-64 characters (``InvokeEndpointAsync``'s limit; the lock key must stay small).
+    inference_id: str = Field(min_length=1, max_length=64)
     invocation_status: Literal["Completed", "Failed"]
     event_source: Literal["aws:sagemaker"] | None = None
     event_version: str | None = None

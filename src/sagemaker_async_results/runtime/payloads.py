@@ -297,7 +297,7 @@ def decode_text(data: bytes, content_type: str | None, *, inference_id: str | No
     _, charset = media_type(content_type)
     try:
         return data.decode(charset)
-    except (UnicodeDecodeError, LookupError) as exc:
+    except (ValueError, LookupError, TypeError) as exc:  # bad bytes, unknown or non-text codec
         raise DecodeError(
             f"payload is not {charset} text: {exc}",
             received=data[:80],
@@ -311,7 +311,7 @@ def decode_json(data: bytes, content_type: str | None, *, inference_id: str | No
     text = decode_text(data, content_type, inference_id=inference_id)
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise DecodeError(
             f"payload is not valid JSON: {exc}",
             received=text[:200],

@@ -7,7 +7,7 @@ module-level state), and reads the payload lazily through :class:`~sagemaker_asy
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, BinaryIO, Literal
 
@@ -117,7 +117,7 @@ class InferenceResult:
         """``event_time - received_time`` (queueing plus processing), when both are known."""
         if self.event_time is None or self.received_time is None:
             return None
-        return self.event_time - self.received_time
+        return _utc(self.event_time) - _utc(self.received_time)
 
     # -- payload ------------------------------------------------------------------------------
     @property
@@ -183,6 +183,11 @@ class InferenceResult:
             f"InferenceResult(inference_id={self.inference_id!r}, endpoint_name={self.endpoint_name!r}, "
             f"status={self.status!r})"
         )
+
+
+def _utc(value: datetime) -> datetime:
+    """A time without an offset is taken as UTC (SageMaker writes ``Z``; a message may omit it)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
