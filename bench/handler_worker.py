@@ -32,7 +32,7 @@ def _throughput(config: dict[str, Any]) -> dict[str, Any]:
 
     real = entrypoint.get_app()
     without_store = ResultsApp(
-        settings=dataclasses.replace(real.settings, results_table=None, result_store_enabled=False)
+        settings=dataclasses.replace(real.settings, results_table=None)
     )
     handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {
         "project": real,
