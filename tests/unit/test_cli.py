@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,9 @@ def test_the_stack_is_found_by_its_outputs_whatever_its_name(aws: Any) -> None:
 
 
 def test_deploy_check_without_credentials_is_fast_and_says_what_to_do(no_aws_config: None) -> None:
+    started = time.monotonic()
     result = run("--region", "us-east-1", "deploy-check")
+    assert time.monotonic() - started < 5, "no retries against AWS without credentials"
     assert result.exit_code == ExitCode.NO_CREDENTIALS
     assert "aws configure" in one_line_error(result)
 
@@ -294,3 +297,17 @@ def test_python_dash_m_runs_the_same_command(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == ExitCode.USAGE
+
+
+def test_local_run_defaults_to_the_delivery_mode_of_the_apps_cdk_json(tmp_path: Path) -> None:
+    from sagemaker_async_results.local.serve import delivery_mode
+    from sagemaker_async_results.local.synth import CdkApp
+
+    (tmp_path / "cdk.json").write_text(
+        json.dumps({"app": "true", "context": {"delivery": {"mode": "buffered"}}})
+    )
+    app = CdkApp(tmp_path)
+    assert delivery_mode(app, None) == "buffered"
+    assert delivery_mode(app, "direct") == "direct"
+    (tmp_path / "cdk.json").write_text(json.dumps({"app": "true"}))
+    assert delivery_mode(CdkApp(tmp_path), None) == "direct"

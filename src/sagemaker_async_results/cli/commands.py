@@ -231,8 +231,9 @@ def _show_result(client: AsyncInferenceClient, record: InferenceRecord) -> ExitC
 
 
 def _wait(client: AsyncInferenceClient, inference_id: str, timeout: float) -> InferenceRecord:
+    """The record once the result is in and its handlers are done (so a routing failure is seen)."""
     try:
-        return client.wait(inference_id, timeout=timeout)
+        return client.wait(inference_id, timeout=timeout, routed=True)
     except InferenceTimeoutError as error:
         raise CliError(ExitCode.WAIT_TIMEOUT, str(error)) from None
 

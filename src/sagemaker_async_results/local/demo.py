@@ -8,6 +8,7 @@ and prints a table and a summary. Exits non-zero unless every submitted inferenc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -310,7 +311,8 @@ def run_demo(
         assert env.target is not None
         sqs, sns = env.target.client("sqs"), env.target.client("sns")
         recorder_url = sqs.create_queue(QueueName="demo-notification-recorder")["QueueUrl"]
-        sqs.purge_queue(QueueUrl=recorder_url)  # an earlier run against the same endpoint left its own
+        with contextlib.suppress(sqs.exceptions.PurgeQueueInProgress):
+            sqs.purge_queue(QueueUrl=recorder_url)  # an earlier run against the same endpoint left its own
         recorder_arn = sqs.get_queue_attributes(QueueUrl=recorder_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]

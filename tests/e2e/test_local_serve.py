@@ -1,0 +1,62 @@
+"""``async-results serve`` as a user starts it in the app's folder, with a stray profile in the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ENDPOINT_NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def test_serve_reports_progress_and_everything_a_client_needs() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment["AWS_PROFILE"] = "a-profile-that-does-not-exist"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sagemaker_async_results.cli", "serve", "--no-bundle"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            if line.startswith("Ctrl-C"):
+                break
+        process.send_signal(signal.SIGINT)
+        _, progress = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "\n".join(lines)
+    assert "Ctrl-C to stop." in output, output + progress
+    assert process.returncode == 0
+    mode = json.loads((ROOT / "cdk.json").read_text())["context"]["delivery"]["mode"]
+    assert f"({mode} delivery)" in output
+    for step in ("synthesizing", "deployed stack", "function", f"endpoint {ENDPOINT_NAME} in service"):
+        assert step in progress, progress
+    assert f"endpoint       {ENDPOINT_NAME}" in output
+    for label in ("bucket", "input prefix", "results table"):
+        assert f"  {label} " in output
+    assert "export AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=http://127.0.0.1:" in output
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:" in output
+    assert "unset AWS_PROFILE" in output
+    assert "async-results --stack-name " in output
+    assert f"aws sagemaker-runtime invoke-endpoint-async --endpoint-name {ENDPOINT_NAME} " in output
