@@ -6,6 +6,7 @@ botocore retries it, as in AWS. "before effect": the write never happened.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ from sagemaker_async_results.runtime.guard import (
     Lock,
     lock_seconds,
 )
+from sagemaker_async_results.runtime.result import InferenceResult
 from sagemaker_async_results.runtime.router import Router
 from sagemaker_async_results.runtime.settings import Settings
 from sagemaker_async_results.runtime.testing import LambdaContext, lambda_context, notification, sqs_event
@@ -223,3 +225,31 @@ def test_app_locks_for_the_remaining_time_of_the_invocation(aws: Aws, dynamodb: 
     assert item is not None
     assert item["status"]["S"] == "INPROGRESS"
     assert int(item["expiresAt"]["N"]) - time.time() == pytest.approx(20, abs=2)
+
+
+def test_concurrent_duplicate_is_retried_later_not_dropped(aws: Aws) -> None:
+    """Two invocations get the same notification: one routes, the other's record fails until then."""
+    started, release = threading.Event(), threading.Event()
+    routed: list[str] = []
+    router = Router()
+
+    @router.on_success()
+    def slow(result: InferenceResult) -> None:
+        started.set()
+        assert release.wait(10)
+        routed.append(result.inference_id)
+
+    first, second = (ResultsApp(settings=Settings.from_env(), routers=[router]) for _ in range(2))
+    message = notification(inference_id="race", output_location=aws.put_output("race.out", b"{}"))
+    event = sqs_event([message])
+    worker = threading.Thread(target=first, args=(event, lambda_context()))
+    worker.start()
+    assert started.wait(10)
+
+    assert second(event, lambda_context()) == {
+        "batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]
+    }, "a copy that meets the result in progress fails its record, so SQS delivers it again"
+    release.set()
+    worker.join(10)
+    assert second(event, lambda_context()) == {"batchItemFailures": []}  # the redelivery: a duplicate
+    assert routed == ["race"]
