@@ -181,3 +181,19 @@ def test_unprintable_value_still_gets_an_error() -> None:
     received = ResultError("x", received=Hostile()).received
     assert received is not None
     assert "Hostile" in received
+
+
+def test_lone_surrogate_in_any_text_field_is_refused(app: ResultsApp) -> None:
+    message = notification(
+        inference_id="s", body=b"{}", endpoint_name="ep\ud800", custom_attributes="a=\udfff"
+    )
+    error = raised(app, sns_event([json.dumps(message)]))
+    assert error.reason == "NotSageMakerMessage"
+    assert "endpointName" in error.message
+
+
+def test_error_text_can_always_be_written_to_the_log() -> None:
+    error = ResultError("bad \ud800", received={"x": "\ud800"}, inference_id="id\ud800")
+    assert json.dumps(error.to_log(), ensure_ascii=False).encode("utf-8")
+    assert str(error).encode("utf-8")
+    assert error.inference_id == "id\\ud800"

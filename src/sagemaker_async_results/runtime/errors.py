@@ -25,14 +25,24 @@ _REPR.maxlong = 100
 _NOTHING: Any = object()
 
 
+def _printable(text: str) -> str:
+    """``text`` that UTF-8 can carry: a lone surrogate from a forged message would make the log
+    handler fail to write the line, losing the very error it reports."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _excerpt(value: Any) -> str:
     try:
         text = value if isinstance(value, str) else _REPR.repr(value)
     except Exception as exc:  # a value whose repr raises still gets an error report
         text = f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
     if len(text) > MAX_RECEIVED_CHARS:
-        return text[:MAX_RECEIVED_CHARS] + f"... ({len(text)} chars)"
-    return text
+        text = text[:MAX_RECEIVED_CHARS] + f"... ({len(text)} chars)"
+    return _printable(text)
 
 
 class ResultError(Exception):
@@ -65,6 +75,7 @@ class ResultError(Exception):
     ) -> None:
         if len(message) > MAX_MESSAGE_CHARS:
             message = message[:MAX_MESSAGE_CHARS] + f"... ({len(message)} chars)"
+        message = _printable(message)
         super().__init__(message)
         self.message = message
         if reason is not None:
@@ -73,6 +84,15 @@ class ResultError(Exception):
         self.received = None if received is _NOTHING else _excerpt(received)
         self.expected = expected
         self.inference_id = inference_id
+
+    @property
+    def inference_id(self) -> str | None:
+        """The inference ID, when known (escaped if it is not valid Unicode: it goes into logs)."""
+        return self._inference_id
+
+    @inference_id.setter
+    def inference_id(self, value: str | None) -> None:
+        self._inference_id = None if value is None else _printable(value)
 
     def to_log(self) -> dict[str, Any]:
         """Fields for a structured log line (keys are stable: dashboards and alarms query them)."""

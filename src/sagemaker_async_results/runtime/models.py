@@ -10,13 +10,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic.alias_generators import to_camel
 
 _CONFIG = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True)
 
 
-class RequestParameters(BaseModel):
+class _Model(BaseModel):
+    """Refuses text that is not valid Unicode in every declared string field.
+
+    JSON can spell a lone surrogate (``"\\ud800"``) and pydantic passes it through a plain ``str``
+    field (it checks only fields with length constraints). UTF-8 cannot carry it, so every AWS call
+    and log line with it would fail far from here; it is refused at the edge, naming the field.
+    """
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"text is not valid Unicode ({exc.reason} at {exc.start})") from None
+        return value
+
+
+class RequestParameters(_Model):
     """What the caller sent to ``InvokeEndpointAsync`` (as echoed by SageMaker)."""
 
     model_config = _CONFIG
@@ -29,7 +48,7 @@ class RequestParameters(BaseModel):
     input_location: str | None = None
 
 
-class ResponseParameters(BaseModel):
+class ResponseParameters(_Model):
     """Where SageMaker put the result: ``outputLocation`` on success, ``failureLocation`` on failure."""
 
     model_config = _CONFIG
@@ -39,7 +58,7 @@ class ResponseParameters(BaseModel):
     failure_location: str | None = None
 
 
-class ResponseBody(BaseModel):
+class ResponseBody(_Model):
     """Inline response (``IncludeInferenceResponseIn``; responses up to 128 KB)."""
 
     model_config = _CONFIG
@@ -49,7 +68,7 @@ class ResponseBody(BaseModel):
     message: str | None = None
 
 
-class InferenceResultNotification(BaseModel):
+class InferenceResultNotification(_Model):
     """One ``InferenceResult`` message: a ``Completed`` or ``Failed`` async invocation."""
 
     model_config = _CONFIG
@@ -69,7 +88,7 @@ class InferenceResultNotification(BaseModel):
     failure_reason: str | None = None
 
 
-class TestNotification(BaseModel):
+class TestNotification(_Model):
     """Sent when an endpoint is created or updated: not a result; acknowledged and ignored."""
 
     __test__ = False  # not a pytest test class
