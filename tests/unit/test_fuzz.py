@@ -111,6 +111,7 @@ def assert_structured(error: BaseException) -> None:
     assert error.reason != "Unexpected", str(error)
     assert error.received is not None, str(error)
     assert error.expected, str(error)
+    json.dumps(error.to_log(), ensure_ascii=False).encode("utf-8")  # the log line can be written
 
 
 def check(app: RecordingApp, event: Any) -> None:
