@@ -202,3 +202,19 @@ def test_no_payload_at_all() -> None:
     assert not p.exists
     with pytest.raises(PayloadNotFoundError):
         p.read()
+
+
+class BrokenBody(io.BytesIO):
+    def read(self, size: int | None = -1) -> bytes:
+        from botocore.exceptions import ReadTimeoutError
+
+        raise ReadTimeoutError(endpoint_url="https://s3.example")
+
+
+def test_connection_broken_mid_body_is_an_aws_error() -> None:
+    s3 = FakeS3(b"abc")
+    s3.get_object = lambda **kwargs: {"ContentLength": 3, "Body": BrokenBody()}  # type: ignore[method-assign]
+    with pytest.raises(AwsCallError) as info:
+        payload(s3).read()
+    assert (info.value.reason, info.value.received) == ("AwsCallFailed", "ReadTimeoutError")
+    assert "reading the body" in info.value.message

@@ -213,6 +213,8 @@ class Payload:
         stream = self.open()
         try:
             data = stream.read(self._max_bytes + 1)
+        except Exception as exc:  # the connection broke mid-body (read timeout, incomplete read)
+            raise self._s3_error(exc, "S3.GetObject (reading the body)", self._checked_location()) from exc
         finally:
             stream.close()
         if len(data) > self._max_bytes:  # the object grew after HeadObject
