@@ -105,3 +105,30 @@ STEP_FUNCTIONS_CALLBACK_ENABLED = "STEP_FUNCTIONS_CALLBACK_ENABLED"  # "true" / 
 IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
 #: Records of one SQS batch routed concurrently (default 10; 1 routes them one after the other).
 BATCH_CONCURRENCY = "BATCH_CONCURRENCY"
+
+# --- Recovery of results whose notification never arrives -----------------------------------------------
+#: Handler string of the recovery function (same code asset as the result-handler functions).
+RECOVERY_LAMBDA_HANDLER = "sagemaker_async_results.runtime.recovery.handler"
+#: ``s3://bucket/prefix/`` where SageMaker writes responses (``<prefix><inference id>.out``).
+RECOVERY_OUTPUT_LOCATION = "RECOVERY_OUTPUT_LOCATION"
+#: ``s3://bucket/prefix/`` where SageMaker writes failures (``<prefix><inference id>-error.out``).
+RECOVERY_FAILURE_LOCATION = "RECOVERY_FAILURE_LOCATION"
+#: Endpoint name put in a recovered notification when the Submitted record names none.
+RECOVERY_ENDPOINT_NAME = "RECOVERY_ENDPOINT_NAME"
+#: ``true`` (default) / ``false``: recover only requests whose Submitted record the client wrote.
+RECOVERY_REQUIRE_SUBMITTED_RECORD = "RECOVERY_REQUIRE_SUBMITTED_RECORD"
+#: Result record attribute set to true on a result routed by recovery (its notification never came).
+RECOVERED_ATTRIBUTE = "recovered"
+#: ``failureReason`` of a recovered failure: SageMaker's reason travels only in the notification.
+RECOVERED_FAILURE_REASON = "unknown: recovered without a notification"
+#: Submitted-record attributes the recovery reads when the client wrote them (besides ``submittedAt``
+#: and ``inputLocation``): what the notification would have echoed from the request.
+SUBMITTED_ENDPOINT_NAME_ATTRIBUTE = "endpointName"
+SUBMITTED_CUSTOM_ATTRIBUTES_ATTRIBUTE = "customAttributes"
+SUBMITTED_CONTENT_TYPE_ATTRIBUTE = "requestContentType"
+SUBMITTED_ACCEPT_ATTRIBUTE = "accept"
+#: Stack outputs of the recovery path and of the alarms.
+OUTPUT_RECOVERY_QUEUE_URL = "RecoveryQueueUrl"
+OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL = "RecoveryDeadLetterQueueUrl"
+OUTPUT_RECOVERY_FUNCTION_NAME = "RecoveryFunctionName"
+OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
