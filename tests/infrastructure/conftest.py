@@ -18,6 +18,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:Waiter"
+BUCKET_KEY = "arn:aws:kms:us-east-1:123456789012:key/bucket-key-0001"
+TOPIC_KEY = "arn:aws:kms:us-east-1:123456789012:key/topic-key-0001"
+ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:ops-alarms"
 
 #: Named context variations covering every prop path; each is synthesized at most once per session.
 VARIATIONS: dict[str, dict[str, Any]] = {
@@ -44,7 +47,10 @@ VARIATIONS: dict[str, dict[str, Any]] = {
         "existingErrorTopicArn": "arn:aws:sns:us-east-1:123456789012:existing-error",
         "existingModelName": "my-model",
         "existingModelRoleArn": "arn:aws:iam::123456789012:role/my-model-role",
+        "existingBucketKeyArn": BUCKET_KEY,
+        "existingSuccessTopicKeyArn": TOPIC_KEY,
         "model": None,
+        "alarms": {"email": ["oncall@example.com"]},
         "subscriptions": {
             "email": ["ops@example.com"],
             "https": ["https://example.com/hook"],
@@ -62,6 +68,17 @@ VARIATIONS: dict[str, dict[str, Any]] = {
         },
     },
     "min-capacity-one": {"autoscaling": {"minCapacity": 1, "maxCapacity": 3}},
+    "endpoint-settings": {
+        "autoscaling": {"enabled": False},
+        "instanceType": "ml.p5en.48xlarge",
+        "volumeSizeGb": 100,
+        "modelDataDownloadTimeoutSeconds": 1200,
+        "containerStartupHealthCheckTimeoutSeconds": 900,
+        "vpc": {"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"]},
+        "recovery": {"delaySeconds": 300, "requireSubmittedRecord": False},
+        "alarms": {"topicArn": ALARM_TOPIC, "oldestRequestAgeSeconds": 600},
+    },
+    "no-recovery": {"recovery": {"enabled": False}, "delivery": {"mode": "buffered"}},
 }
 
 

@@ -55,11 +55,17 @@ def _of_type(template: Mapping[str, Any], type_name: str) -> dict[str, Any]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == type_name}
 
 
-def _functions(template: Mapping[str, Any]) -> list[dict[str, Any]]:
+#: The result-handler functions: success, error and recovery (CDK's own helper functions are not ours).
+HANDLER_STRINGS = (contract.LAMBDA_HANDLER, contract.RECOVERY_LAMBDA_HANDLER)
+
+
+def _functions(template: Mapping[str, Any], count: int = 3) -> list[dict[str, Any]]:
     functions = [
-        f for f in _of_type(template, "AWS::Lambda::Function").values() if f["Properties"].get("Handler")
+        f
+        for f in _of_type(template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") in HANDLER_STRINGS
     ]
-    assert len(functions) == 2
+    assert len(functions) == count
     return functions
 
 
@@ -78,8 +84,9 @@ def test_one_line_with_defaults_creates_the_whole_system_and_passes_cdk_nag(tmp_
     assert set(template["Outputs"]) == DIRECT_OUTPUTS
     (endpoint,) = _of_type(template, "AWS::SageMaker::Endpoint").values()
     assert endpoint["Properties"]["EndpointName"] == "scorer"
-    names = {t["Properties"]["TopicName"] for t in _of_type(template, "AWS::SNS::Topic").values()}
-    assert names == {"scorer-success", "scorer-error"}
+    names = {t["Properties"].get("TopicName") for t in _of_type(template, "AWS::SNS::Topic").values()}
+    assert names == {"scorer-success", "scorer-error", None}  # None: the alarm topic
+    assert results.recovery is not None
     (model,) = _of_type(template, "AWS::SageMaker::Model").values()
     assert "huggingface-pytorch-inference" in json.dumps(model["Properties"]["PrimaryContainer"]["Image"])
     assert len(_of_type(template, "AWS::KMS::Key")) == 1
@@ -124,6 +131,7 @@ def test_existing_resources_are_used_and_not_created() -> None:
         existing_error_topic=sns.Topic.from_topic_arn(stack, "Err", "arn:aws:sns:us-east-1:123456789012:err"),
         existing_model_name="my-model",
         existing_model_role=iam.Role.from_role_arn(stack, "Role", "arn:aws:iam::123456789012:role/model"),
+        alarm_topic=sns.Topic.from_topic_arn(stack, "Alarms", "arn:aws:sns:us-east-1:123456789012:alarms"),
         autoscaling=None,
     )
     template = _template(stack)
@@ -144,6 +152,69 @@ def test_existing_resources_are_used_and_not_created() -> None:
     )
     for function in _functions(template):
         assert _env(function)[contract.RESULTS_TABLE] == "my-table"
+    assert results.alarm_topic.topic_arn == "arn:aws:sns:us-east-1:123456789012:alarms"
+    actions = {
+        json.dumps(a["Properties"].get("AlarmActions"))
+        for a in _of_type(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert actions == {'["arn:aws:sns:us-east-1:123456789012:alarms"]'}
+
+
+def test_existing_encrypted_resources_have_their_keys_granted() -> None:
+    stack = _stack()
+    bucket_key = "arn:aws:kms:us-east-1:123456789012:key/bucket-key"
+    topic_key = kms.Key.from_key_arn(stack, "TopicKey", "arn:aws:kms:us-east-1:123456789012:key/topic-key")
+    AsyncInferenceResults(
+        stack,
+        "Results",
+        handlers_dir=HANDLERS,
+        # An imported bucket that knows its key: nothing else to say.
+        existing_bucket=s3.Bucket.from_bucket_attributes(
+            stack,
+            "Bucket",
+            bucket_name="my-bucket",
+            encryption_key=kms.Key.from_key_arn(stack, "BucketKey", bucket_key),
+        ),
+        existing_success_topic=sns.Topic.from_topic_arn(stack, "Ok", "arn:aws:sns:us-east-1:123456789012:ok"),
+        existing_success_topic_key=topic_key,
+    )
+    template = _template(stack)
+    grants: dict[str, set[str]] = {}
+    for policy in _of_type(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for resource in (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            ):
+                if isinstance(resource, str) and ":kms:" in resource:
+                    grants.setdefault(resource, set()).update(
+                        json.dumps(r["Ref"]) for r in policy["Properties"]["Roles"]
+                    )
+    # The execution role uses both keys; the three functions read the bucket with its key.
+    assert len(grants[bucket_key]) == 4
+    assert len(grants["arn:aws:kms:us-east-1:123456789012:key/topic-key"]) == 1
+
+
+def test_a_key_without_its_existing_resource_is_a_prop_error() -> None:
+    stack = _stack()
+    key = kms.Key.from_key_arn(stack, "Key", "arn:aws:kms:us-east-1:123456789012:key/k")
+    with pytest.raises(PropsError) as caught:
+        AsyncInferenceResults(
+            stack, "Results", handlers_dir=HANDLERS, existing_bucket_key=key, existing_error_topic_key=key
+        )
+    assert caught.value.problems == (
+        "existing_bucket_key: expected only with existing_bucket (the key of that existing resource)",
+        "existing_error_topic_key: expected only with existing_error_topic (the key of that existing resource)",
+    )
+
+
+def test_recovery_can_be_switched_off() -> None:
+    stack = _stack()
+    results = AsyncInferenceResults(stack, "Results", handlers_dir=HANDLERS, recovery=None)
+    template = _template(stack)
+    _functions(template, count=2)
+    assert results.recovery is None
+    assert _of_type(template, "Custom::S3BucketNotifications") == {}
+    assert contract.OUTPUT_RECOVERY_QUEUE_URL not in template["Outputs"]
 
 
 def test_every_prop_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -190,7 +261,7 @@ def cdk_bucket_props() -> Any:
     return OutputBucketProps()
 
 
-def test_function_props_escape_hatch_reaches_both_functions_and_keeps_the_runtime_environment() -> None:
+def test_function_props_escape_hatch_reaches_every_function_and_keeps_the_runtime_environment() -> None:
     stack = _stack()
     results = AsyncInferenceResults(
         stack,
@@ -253,7 +324,7 @@ def test_destinations_bind_grants_and_environment_and_the_result_store_is_added(
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
     callback = [s for s in statements if s.get("Sid") == "CompleteTaskTokens"]
-    assert len(callback) == 2
+    assert len(callback) == 3  # success, error and recovery functions
     assert all(s["Resource"] == STATE_MACHINE for s in callback)
     assert template["Outputs"]["EventBusName"]["Value"] == "results-bus"
 

@@ -68,7 +68,10 @@ def test_constructs_compose_in_another_app() -> None:
     # Generated topic names: the key's SNS condition falls back to the account's topics in the region.
     key_policy = str(template.find_resources("AWS::KMS::Key"))
     assert ":sns:" in key_policy
-    assert "AllowUseByResultPipelineRoles" in key_policy
+    # Roles use the key by their identity policies: the key policy names the account root and services only.
+    (key_resource,) = template.find_resources("AWS::KMS::Key").values()
+    principals = [st["Principal"] for st in key_resource["Properties"]["KeyPolicy"]["Statement"]]
+    assert [p for p in principals if "AWS" in p and ":root" not in str(p["AWS"])] == []
     template.resource_count_is("AWS::SNS::TopicPolicy", 2)
 
 

@@ -19,7 +19,20 @@ OUTPUT_KEYS = {
     env_names.OUTPUT_ERROR_TOPIC_ARN, env_names.OUTPUT_RESULTS_TABLE_NAME,
     env_names.OUTPUT_SUCCESS_FUNCTION_NAME, env_names.OUTPUT_ERROR_FUNCTION_NAME,
     env_names.OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL,
+    env_names.OUTPUT_ALARM_TOPIC_ARN, env_names.OUTPUT_RECOVERY_QUEUE_URL,
+    env_names.OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_RECOVERY_FUNCTION_NAME,
 }  # fmt: skip
+#: CDK's own singleton handler of the bucket-notifications custom resource (aws-cdk-lib code).
+CDK_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler"
+
+
+def _handlers(s: Synthesized) -> dict[str, Any]:
+    """The result-handler functions (success, error, recovery), not CDK's helper functions."""
+    return {
+        k: v
+        for k, v in resources_of(s, "AWS::Lambda::Function").items()
+        if not k.startswith(CDK_NOTIFICATIONS_HANDLER)
+    }
 
 
 def _statements(s: Synthesized, type_name: str = "AWS::IAM::Policy") -> list[dict[str, Any]]:
@@ -54,16 +67,38 @@ def test_outputs_are_the_documented_contract(default: Synthesized, buffered: Syn
 # --- key ------------------------------------------------------------------------------------------------
 
 
-def test_key_rotation_and_policy_names_exactly_the_pipeline_roles(default: Synthesized) -> None:
+def test_key_policy_names_services_only_and_roles_use_it_by_identity_grants(default: Synthesized) -> None:
     default.template.resource_count_is("AWS::KMS::Key", 1)
     default.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
-    (key,) = resources_of(default, "AWS::KMS::Key").values()
+    (key_id,) = resources_of(default, "AWS::KMS::Key")
+    key = resources_of(default, "AWS::KMS::Key")[key_id]
     statements = {s.get("Sid", "root"): s for s in key["Properties"]["KeyPolicy"]["Statement"]}
-    use = statements["AllowUseByResultPipelineRoles"]
-    principals = {p["Fn::GetAtt"][0] for p in use["Principal"]["AWS"]}
-    roles = set(resources_of(default, "AWS::IAM::Role"))
-    assert principals == roles  # the SageMaker role and both handler roles, nothing else
-    assert not any("*" in action for action in use["Action"])
+    # No role created in this deployment is a key policy principal (KMS may not see it yet).
+    assert set(statements) == {
+        "root",
+        "AllowSnsDeliveryToEncryptedQueues",
+        "AllowCloudWatchAlarmsToEncryptedTopic",
+        "AllowS3EventNotificationsToEncryptedQueues",
+    }
+    assert "root" in json.dumps(statements["root"]["Principal"])
+    for sid, service in (
+        ("AllowCloudWatchAlarmsToEncryptedTopic", "cloudwatch.amazonaws.com"),
+        ("AllowS3EventNotificationsToEncryptedQueues", "s3.amazonaws.com"),
+    ):
+        assert statements[sid]["Principal"] == {"Service": service}
+        assert statements[sid]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert statements[sid]["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        }
+    # Every role of the pipeline (SageMaker and the three functions) uses the key by its own policy.
+    granted = set()
+    for policy in resources_of(default, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            on_key = {"Fn::GetAtt": [key_id, "Arn"]} in _as_list(statement["Resource"])
+            if on_key and "kms:Decrypt" in _as_list(statement["Action"]):
+                granted.update(r["Ref"] for r in policy["Properties"]["Roles"])
+    ours = {r for r in resources_of(default, "AWS::IAM::Role") if not r.startswith(CDK_NOTIFICATIONS_HANDLER)}
+    assert granted == ours
     sns_statement = statements["AllowSnsDeliveryToEncryptedQueues"]
     assert sns_statement["Principal"] == {"Service": "sns.amazonaws.com"}
     source_arns = json.dumps(sns_statement["Condition"]["ArnLike"]["aws:SourceArn"])
@@ -140,10 +175,12 @@ def test_existing_bucket_is_not_created(existing: Synthesized) -> None:
 
 
 def test_topics_encrypted_ssl_only_and_publish_only_by_sagemaker_role(default: Synthesized) -> None:
-    default.template.resource_count_is("AWS::SNS::Topic", 2)
+    default.template.resource_count_is("AWS::SNS::Topic", 3)  # success, error, alarms
     for topic in resources_of(default, "AWS::SNS::Topic").values():
         assert "Fn::GetAtt" in topic["Properties"]["KmsMasterKeyId"]
-    for policy in resources_of(default, "AWS::SNS::TopicPolicy").values():
+    for name, policy in resources_of(default, "AWS::SNS::TopicPolicy").items():
+        if "AlarmTopic" in name:
+            continue
         statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
         assert statements["AllowPublishThroughSSLOnly"]["Condition"] == {
             "Bool": {"aws:SecureTransport": "false"}
@@ -157,8 +194,8 @@ def test_topics_encrypted_ssl_only_and_publish_only_by_sagemaker_role(default: S
 
 
 def test_existing_topics_and_extra_subscriptions(existing: Synthesized) -> None:
-    existing.template.resource_count_is("AWS::SNS::Topic", 0)
-    existing.template.resource_count_is("AWS::SNS::TopicPolicy", 0)
+    topics = resources_of(existing, "AWS::SNS::Topic")
+    assert [k for k in topics if "AlarmTopic" not in k] == []
     existing.template.has_output(
         "SuccessTopicArn", {"Value": "arn:aws:sns:us-east-1:123456789012:existing-success"}
     )
@@ -216,7 +253,9 @@ def test_endpoint_config_async_inference(default: Synthesized) -> None:
         "AWS::SageMaker::Model",
         {
             "PrimaryContainer": {
-                "Image": {"Fn::Sub": Match.string_like_regexp(r"huggingface-pytorch-inference")},
+                "Image": {
+                    "Fn::Sub": Match.array_with([Match.string_like_regexp(r"huggingface-pytorch-inference")])
+                },
                 "Environment": {"HF_TASK": "text-classification", "HF_MODEL_ID": Match.any_value()},
             }
         },
@@ -383,14 +422,17 @@ def test_results_table(default: Synthesized) -> None:
 
 
 def test_functions_runtime_tracing_logs_and_environment(default: Synthesized) -> None:
-    functions = resources_of(default, "AWS::Lambda::Function")
-    assert len(functions) == 2
+    functions = _handlers(default)
+    assert len(functions) == 3
     readable = {}
     for name, function in functions.items():
         props = function["Properties"]
         assert props["Runtime"] == "python3.14"
         assert props["Architectures"] == ["arm64"]
-        assert props["Handler"] == "sagemaker_async_results.runtime.entrypoint.handler"
+        recovery = name.startswith(f"{CONSTRUCT}Recovery")
+        assert props["Handler"] == (
+            env_names.RECOVERY_LAMBDA_HANDLER if recovery else env_names.LAMBDA_HANDLER
+        )
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert "LogGroup" in props["LoggingConfig"]
@@ -398,7 +440,7 @@ def test_functions_runtime_tracing_logs_and_environment(default: Synthesized) ->
         for key in (env_names.RESULTS_BUCKET, env_names.RESULTS_TABLE, env_names.READABLE_LOCATIONS,
                     "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):  # fmt: skip
             assert key in env
-        assert env[env_names.DELIVERY_MODE] == "direct"
+        assert env[env_names.DELIVERY_MODE] == ("buffered" if recovery else "direct")
         assert env[env_names.HANDLER_MODULES] == "handlers"
         assert env[env_names.RESULT_STORE_ENABLED] == "true"
         assert env_names.STEP_FUNCTIONS_CALLBACK_ENABLED not in env  # off: the runtime's default
@@ -408,18 +450,38 @@ def test_functions_runtime_tracing_logs_and_environment(default: Synthesized) ->
         )
     assert readable["Success"].endswith('"/async-inference/outputs/"]]}')
     assert readable["Error"].endswith('"/async-inference/failures/"]]}')
+    assert "/async-inference/outputs/,s3://" in readable["Recovery"]
+    assert readable["Recovery"].endswith('"/async-inference/failures/"]]}')
+    recovery_env = next(f for n, f in functions.items() if "Recovery" in n)["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert recovery_env[env_names.RECOVERY_ENDPOINT_NAME] == "async-results-demo"
+    assert recovery_env[env_names.RECOVERY_REQUIRE_SUBMITTED_RECORD] == "true"
+    for name in (env_names.RECOVERY_OUTPUT_LOCATION, env_names.RECOVERY_FAILURE_LOCATION):
+        assert name in recovery_env
+    # Every log group has a retention period: the functions' and the endpoint's (SageMaker's name).
     default.template.all_resources_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
+    default.template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"LogGroupName": "/aws/sagemaker/Endpoints/async-results-demo", "RetentionInDays": 30},
+    )
+    (group_id,) = [k for k in resources_of(default, "AWS::Logs::LogGroup") if "EndpointLogs" in k]
+    (endpoint,) = resources_of(default, "AWS::SageMaker::Endpoint").values()
+    assert group_id in endpoint["DependsOn"]
 
 
 def test_functions_least_privilege(default: Synthesized) -> None:
     for name, policy in resources_of(default, "AWS::IAM::Policy").items():
-        if not name.startswith((f"{CONSTRUCT}SuccessHandler", f"{CONSTRUCT}ErrorHandler")):
+        if not name.startswith(
+            (f"{CONSTRUCT}SuccessHandler", f"{CONSTRUCT}ErrorHandler", f"{CONSTRUCT}Recovery")
+        ):
             continue
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         reads = [s for s in statements if s.get("Sid") == "ReadOwnPrefix"]
-        other = "failures" if name.startswith(f"{CONSTRUCT}Success") else "outputs"
         assert len(reads) == 1
-        assert other not in json.dumps(reads[0]["Resource"])
+        if not name.startswith(f"{CONSTRUCT}Recovery"):
+            other = "failures" if name.startswith(f"{CONSTRUCT}Success") else "outputs"
+            assert other not in json.dumps(reads[0]["Resource"])
         for statement in statements:
             actions = _as_list(statement["Action"])
             assert not any(a.endswith("*") for a in actions), statement  # no wildcard actions
@@ -429,16 +491,18 @@ def test_functions_least_privilege(default: Synthesized) -> None:
         assert sorted(table[0]["Action"]) == [
             "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
         ]  # fmt: skip
-    for role in resources_of(default, "AWS::IAM::Role").values():
-        assert "ManagedPolicyArns" not in role["Properties"]
+    for name, role in resources_of(default, "AWS::IAM::Role").items():
+        if not name.startswith(CDK_NOTIFICATIONS_HANDLER):  # aws-cdk-lib's, acknowledged in cdk-nag
+            assert "ManagedPolicyArns" not in role["Properties"]
 
 
 # --- delivery -------------------------------------------------------------------------------------------
 
 
 def test_direct_delivery(default: Synthesized) -> None:
-    default.template.resource_count_is("AWS::SQS::Queue", 2)
-    default.template.resource_count_is("AWS::Lambda::EventSourceMapping", 0)
+    # Two delivery dead-letter queues, the recovery queue and its dead-letter queue.
+    default.template.resource_count_is("AWS::SQS::Queue", 4)
+    default.template.resource_count_is("AWS::Lambda::EventSourceMapping", 1)  # the recovery queue
     default.template.has_resource_properties(
         "AWS::SNS::Subscription",
         {
@@ -495,7 +559,7 @@ def test_buffered_delivery(buffered: Synthesized) -> None:
             }
         },
     )
-    for function in resources_of(buffered, "AWS::Lambda::Function").values():
+    for function in _handlers(buffered).values():
         assert function["Properties"]["Environment"]["Variables"][env_names.DELIVERY_MODE] == "buffered"
 
 
@@ -522,14 +586,14 @@ def test_destinations_off_by_default(default: Synthesized) -> None:
 def test_destinations_on(buffered: Synthesized) -> None:
     statements = _statements(buffered)
     events = [s for s in statements if s["Action"] == "events:PutEvents"]
-    assert len(events) == 2
+    assert len(events) == 3  # success, error and recovery functions
     assert "event-bus/results-bus" in json.dumps(events[0]["Resource"])
     sfn = [s for s in statements if s.get("Sid") == "CompleteTaskTokens"]
-    assert len(sfn) == 2
+    assert len(sfn) == 3
     assert sfn[0]["Resource"] == STATE_MACHINE
     send = [s for s in statements if s.get("Sid") == "SendResults"]
-    assert len(send) == 2
-    for function in resources_of(buffered, "AWS::Lambda::Function").values():
+    assert len(send) == 3
+    for function in _handlers(buffered).values():
         env = function["Properties"]["Environment"]["Variables"]
         assert env[env_names.EVENT_BUS_NAME] == "results-bus"
         assert env[env_names.STEP_FUNCTIONS_CALLBACK_ENABLED] == "true"
@@ -541,30 +605,25 @@ def test_destinations_on(buffered: Synthesized) -> None:
 
 
 def test_alarms_and_dashboard(default: Synthesized, buffered: Synthesized) -> None:
-    for metric in ("NotificationFailures", "ExpiredRequests", "InvocationFailures"):
-        default.template.has_resource_properties(
-            "AWS::CloudWatch::Alarm",
-            {
-                "MetricName": metric,
-                "Namespace": "AWS/SageMaker",
-                "Dimensions": Match.array_with([{"Name": "EndpointName", "Value": "async-results-demo"}]),
-                "Threshold": 0,
-                "ComparisonOperator": "GreaterThanThreshold",
-            },
-        )
     alarms = json.dumps(resources_of(default, "AWS::CloudWatch::Alarm"))
-    assert alarms.count('"MetricName": "Errors"') == 2
-    assert alarms.count("ApproximateNumberOfMessagesVisible") == 2
+    assert alarms.count('"MetricName": "Errors"') == 3  # success, error and recovery functions
+    # Dead-letter queues: success, error, recovery.
+    assert alarms.count("ApproximateNumberOfMessagesVisible") == 3
+    # Buffered: success, error, recovery, the results queue destination's.
     assert (
         json.dumps(resources_of(buffered, "AWS::CloudWatch::Alarm")).count(
             "ApproximateNumberOfMessagesVisible"
         )
-        == 3
+        == 4
     )
     default.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     body = json.dumps(resources_of(default, "AWS::CloudWatch::Dashboard"))
-    for metric in ("ApproximateBacklogSize", "InvocationFailures", "Invocations", "Duration", "Errors"):
+    for metric in ("ApproximateBacklogSize", "InvocationFailures", "Invocations", "Duration", "Errors",
+                   "RequestDownloadFailures", "ResponseUploadFailures", "NumberOfNotificationsFailed"):  # fmt: skip
         assert metric in body
+    # The processed count as AWS's monitoring page spells it, and only so.
+    assert '\\"InvocationsProcesssed\\"' in body
+    assert '\\"InvocationsProcessed\\"' not in body
 
 
 # --- IAM hygiene ----------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from sagemaker_async_results.cdk.constructs.delivery import (
 from sagemaker_async_results.cdk.constructs.encryption import EncryptionKey, EncryptionKeyProps
 from sagemaker_async_results.cdk.constructs.operations import Operations
 from sagemaker_async_results.cdk.constructs.output_bucket import OutputBucket, OutputBucketProps
+from sagemaker_async_results.cdk.constructs.recovery import ResultRecovery
 from sagemaker_async_results.cdk.constructs.result_handler import (
     ResultHandlerFunction,
     function_props_problems,
@@ -59,6 +60,7 @@ from sagemaker_async_results.cdk.constructs.results_table import ResultsTable, R
 from sagemaker_async_results.cdk.constructs.sagemaker_endpoint import (
     INCLUDE_INFERENCE_RESPONSE_VALUES,
     AsyncInferenceEndpoint,
+    EndpointVpcProps,
     ModelProps,
 )
 from sagemaker_async_results.cdk.constructs.topics import ResultTopics, TopicProps
@@ -72,7 +74,14 @@ from sagemaker_async_results.cdk.destinations import (
 if TYPE_CHECKING:
     from sagemaker_async_results.cdk.config import StackConfig
 
-__all__ = ["DEFAULT_MODEL", "AsyncInferenceResults", "AutoscalingProps", "DeliveryProps"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "AsyncInferenceResults",
+    "AutoscalingProps",
+    "DeliveryProps",
+    "EndpointVpcProps",
+    "RecoveryProps",
+]
 
 #: The model created when neither ``model_props`` nor ``existing_model_name`` is given: a public
 #: Hugging Face inference container serving a small sentiment classifier (CPU).
@@ -81,6 +90,8 @@ DEFAULT_MODEL = ModelProps(image=DEFAULT_MODEL_IMAGE, environment=dict(DEFAULT_M
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _OUTPUT_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 _SIXTY_SECONDS = Duration.seconds(60)
+_FIFTEEN_MINUTES = Duration.minutes(15)
+_THIRTY_MINUTES = Duration.minutes(30)
 _ONE_SECOND = Duration.seconds(1)
 
 
@@ -111,13 +122,30 @@ class DeliveryProps:
     ----------
     mode: default ``"direct"`` (SNS -> Lambda); ``"buffered"`` is SNS -> SQS -> Lambda, batched.
     batch_size: buffered mode; default 10. max_batching_window: buffered mode; default 1 second.
-    max_receive_count: buffered mode; receives before the dead-letter queue; default 3.
+    max_receive_count: buffered mode; receives before the dead-letter queue; default 5 (AWS advises at
+        least 5, so that a batch failed by throttling is not dead-lettered).
     """
 
     mode: DeliveryMode = "direct"
     batch_size: int = 10
     max_batching_window: Duration = _ONE_SECOND
-    max_receive_count: int = 3
+    max_receive_count: int = 5
+
+
+@dataclass(frozen=True)
+class RecoveryProps:
+    """Recovery of results whose notification never arrives (see :mod:`...constructs.recovery`).
+
+    Attributes
+    ----------
+    delay: time a result has for its notification before recovery routes it; default 15 minutes (the
+        most SQS can delay a message).
+    require_submitted_record: recover only requests whose Submitted record the client wrote (objects
+        of other requests are logged and left alone); default true.
+    """
+
+    delay: Duration = _FIFTEEN_MINUTES
+    require_submitted_record: bool = True
 
 
 class AsyncInferenceResults(Construct):
@@ -184,7 +212,27 @@ class AsyncInferenceResults(Construct):
         ``reserved_concurrent_executions``, ``layers``, extra ``environment``...); default none. The
         functions are also exposed as :attr:`success_function` and :attr:`error_function`.
     alarm_topic:
-        Topic the alarms notify; default none (alarms only change state).
+        An existing topic every alarm notifies (its key, if any, must let ``cloudwatch.amazonaws.com`` use
+        it); default a new topic encrypted with the stack's key. Exposed as :attr:`alarm_topic`.
+    alarm_email_subscriptions:
+        E-mail addresses subscribed to the alarm topic (with a dead-letter queue); default none.
+    oldest_request_age:
+        Alarm when the endpoint's oldest queued request is older than this; default 30 minutes.
+    recovery:
+        Default :class:`RecoveryProps` (); ``None`` switches recovery off (a result whose notification
+        never arrives then stays unrouted; the ``NotificationFailures`` alarm still fires).
+    existing_bucket_key, existing_success_topic_key, existing_error_topic_key:
+        Customer managed keys of an existing bucket (SSE-KMS) and existing topics; the execution role
+        (and, for the bucket, the functions) are granted their use. Default: the key the existing
+        resource construct knows (``encryption_key`` / ``master_key``), else none (the resource is
+        taken as not encrypted with a customer managed key).
+    instance_local_storage:
+        Whether ``instance_type`` has local NVMe storage (no storage ``KmsKeyId`` then); default decided
+        from the known instance families.
+    volume_size_gb, model_data_download_timeout_seconds, container_startup_health_check_timeout_seconds:
+        Production variant settings; default SageMaker's.
+    vpc:
+        The model containers' VPC (:class:`EndpointVpcProps`); default none.
     output_prefix:
         Prefix of the stack outputs' keys (letters and digits), so that two of these constructs fit in
         one stack; default none: the keys are exactly the ``OUTPUT_*`` names of :mod:`contract`.
@@ -236,6 +284,17 @@ class AsyncInferenceResults(Construct):
         result_ttl_days: int = 30,
         function_props: Mapping[str, Any] | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_email_subscriptions: Sequence[str] = (),
+        oldest_request_age: Duration = _THIRTY_MINUTES,
+        recovery: RecoveryProps | None = RecoveryProps(),
+        existing_bucket_key: kms.IKey | None = None,
+        existing_success_topic_key: kms.IKey | None = None,
+        existing_error_topic_key: kms.IKey | None = None,
+        instance_local_storage: bool | None = None,
+        volume_size_gb: int | None = None,
+        model_data_download_timeout_seconds: int | None = None,
+        container_startup_health_check_timeout_seconds: int | None = None,
+        vpc: EndpointVpcProps | None = None,
         output_prefix: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
@@ -268,6 +327,19 @@ class AsyncInferenceResults(Construct):
                 function_props=function_props,
                 destinations=destinations,
                 output_prefix=output_prefix,
+                existing_keys={
+                    "existing_bucket_key": (existing_bucket_key, existing_bucket, "existing_bucket"),
+                    "existing_success_topic_key": (
+                        existing_success_topic_key,
+                        existing_success_topic,
+                        "existing_success_topic",
+                    ),
+                    "existing_error_topic_key": (
+                        existing_error_topic_key,
+                        existing_error_topic,
+                        "existing_error_topic",
+                    ),
+                },
             ),
         )
         self.endpoint_name = endpoint_name
@@ -311,6 +383,17 @@ class AsyncInferenceResults(Construct):
         self.success_topic: sns.ITopic = self.topics.success_topic
         self.error_topic: sns.ITopic = self.topics.error_topic
 
+        # Keys of existing encrypted resources: given, or known by the resource construct itself.
+        self.bucket_key = existing_bucket_key or (existing_bucket.encryption_key if existing_bucket else None)
+        topic_keys = [
+            existing_success_topic_key
+            or (existing_success_topic.master_key if existing_success_topic else None),
+            existing_error_topic_key or (existing_error_topic.master_key if existing_error_topic else None),
+        ]
+        self.additional_keys: tuple[kms.IKey, ...] = tuple(
+            k for k in dict.fromkeys([self.bucket_key, *topic_keys]) if k is not None and k is not key
+        )
+
         self.endpoint = AsyncInferenceEndpoint(
             self,
             "Inference",
@@ -329,6 +412,13 @@ class AsyncInferenceResults(Construct):
             initial_instance_count=initial_instance_count,
             max_concurrent_invocations_per_instance=max_concurrent_invocations_per_instance,
             include_inference_response_in=include_inference_response_in,
+            instance_local_storage=instance_local_storage,
+            volume_size_gb=volume_size_gb,
+            model_data_download_timeout_seconds=model_data_download_timeout_seconds,
+            container_startup_health_check_timeout_seconds=container_startup_health_check_timeout_seconds,
+            vpc=vpc,
+            additional_keys=self.additional_keys,
+            log_retention=retention_days(log_retention_days),
         )
         self.topics.restrict_publish_to(self.endpoint.execution_role)
 
@@ -356,6 +446,7 @@ class AsyncInferenceResults(Construct):
         modules = tuple(
             handler_modules or ((Path(str(handlers_dir)).name,) if handlers_dir else ("handlers",))
         )
+        bucket_keys = tuple(k for k in (self.bucket_key,) if k is not None and k is not key)
         self.handlers: dict[str, ResultHandlerFunction] = {}
         for label, prefix in (("Success", output_key_prefix), ("Error", failure_key_prefix)):
             self.handlers[label] = ResultHandlerFunction(
@@ -366,6 +457,7 @@ class AsyncInferenceResults(Construct):
                 readable_prefix=prefix,
                 table=self.table,
                 encryption_key=key,
+                extra_keys=bucket_keys,
                 handler_modules=modules,
                 max_payload_bytes=max_payload_bytes,
                 result_ttl_days=result_ttl_days,
@@ -378,6 +470,45 @@ class AsyncInferenceResults(Construct):
             )
         self.success_function: lambda_.Function = self.handlers["Success"].function
         self.error_function: lambda_.Function = self.handlers["Error"].function
+
+        self.recovery: ResultRecovery | None = None
+        self.recovery_function: lambda_.Function | None = None
+        if recovery is not None:
+            recovery_handler = ResultHandlerFunction(
+                self,
+                "RecoveryHandler",
+                code=self.code,
+                handler=contract.RECOVERY_LAMBDA_HANDLER,
+                bucket=self.bucket,
+                readable_prefix=(output_key_prefix, failure_key_prefix),
+                table=self.table,
+                encryption_key=key,
+                extra_keys=bucket_keys,
+                handler_modules=modules,
+                max_payload_bytes=max_payload_bytes,
+                result_ttl_days=result_ttl_days,
+                delivery_mode="buffered",
+                memory_size=memory_size,
+                timeout=timeout,
+                log_retention=retention_days(log_retention_days),
+                description=f"Routes results of SageMaker endpoint {endpoint_name} whose notification never came",
+                function_props=function_props,
+            )
+            self.recovery = ResultRecovery(
+                self,
+                "Recovery",
+                bucket=self.bucket,
+                output_prefix=output_key_prefix,
+                failure_prefix=failure_key_prefix,
+                encryption=self.encryption,
+                function=recovery_handler,
+                endpoint_name=endpoint_name,
+                delay=recovery.delay,
+                require_submitted_record=recovery.require_submitted_record,
+                max_receive_count=delivery.max_receive_count,
+            )
+            self.recovery_function = recovery_handler.function
+            self.handlers["Recovery"] = recovery_handler
 
         self.deliveries: dict[str, DirectDelivery | BufferedDelivery] = {
             label: deliver(
@@ -400,7 +531,7 @@ class AsyncInferenceResults(Construct):
             bound.insert(0, ResultStoreDestination())
         self.destinations: tuple[ResultDestination, ...] = tuple(bound)
         destinations_scope = Construct(self, "Destinations")
-        functions = [self.success_function, self.error_function]
+        functions = [h.function for h in self.handlers.values()]
         self.destination_bindings: dict[str, DestinationBinding] = {
             destination.construct_id: destination.bind(
                 Construct(destinations_scope, destination.construct_id),
@@ -410,12 +541,16 @@ class AsyncInferenceResults(Construct):
             for destination in bound
         }
 
-        self.encryption.allow_use(self.endpoint.execution_role, *(h.role for h in self.handlers.values()))
+        # The roles use the key by their identity policies (granted where they are created).
         self.encryption.allow_sns_delivery(self.topics.source_arn_patterns)
 
         dead_letter_queues: dict[str, sqs.IQueue] = {
             label: d.dead_letter_queue for label, d in self.deliveries.items()
         }
+        if self.topics.dead_letter_queue is not None:
+            dead_letter_queues["Subscriptions"] = self.topics.dead_letter_queue
+        if self.recovery is not None:
+            dead_letter_queues["Recovery"] = self.recovery.dead_letter_queue
         for binding in self.destination_bindings.values():
             dead_letter_queues.update(binding.dead_letter_queues)
         self.operations = Operations(
@@ -425,8 +560,13 @@ class AsyncInferenceResults(Construct):
             variant_name=self.endpoint.variant_name,
             functions={label: h.function for label, h in self.handlers.items()},
             dead_letter_queues=dead_letter_queues,
+            topics={"Success": self.success_topic, "Error": self.error_topic},
+            encryption=self.encryption,
             alarm_topic=alarm_topic,
+            alarm_emails=alarm_email_subscriptions,
+            oldest_request_age=oldest_request_age,
         )
+        self.alarm_topic: sns.ITopic = self.operations.alarm_topic
 
         self.outputs: dict[str, CfnOutput] = {}
         for name, value in self._output_values().items():
@@ -452,6 +592,11 @@ class AsyncInferenceResults(Construct):
             ].dead_letter_queue.queue_url,
             contract.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL: self.deliveries["Error"].dead_letter_queue.queue_url,
         }
+        values[contract.OUTPUT_ALARM_TOPIC_ARN] = self.alarm_topic.topic_arn
+        if self.recovery is not None and self.recovery_function is not None:
+            values[contract.OUTPUT_RECOVERY_QUEUE_URL] = self.recovery.queue.queue_url
+            values[contract.OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL] = self.recovery.dead_letter_queue.queue_url
+            values[contract.OUTPUT_RECOVERY_FUNCTION_NAME] = self.recovery_function.function_name
         queues = {"Success": contract.OUTPUT_SUCCESS_QUEUE_URL, "Error": contract.OUTPUT_ERROR_QUEUE_URL}
         for label, delivery in self.deliveries.items():
             if delivery.queue is not None:
@@ -509,6 +654,37 @@ class AsyncInferenceResults(Construct):
                 if config.existing_bucket_name
                 else None
             ),
+            "existing_bucket_key": _key(
+                scope, f"{construct_id}ExistingBucketKey", config.existing_bucket_key_arn
+            ),
+            "existing_success_topic_key": _key(
+                scope, f"{construct_id}ExistingSuccessTopicKey", config.existing_success_topic_key_arn
+            ),
+            "existing_error_topic_key": _key(
+                scope, f"{construct_id}ExistingErrorTopicKey", config.existing_error_topic_key_arn
+            ),
+            "alarm_topic": _topic(scope, f"{construct_id}ExistingAlarmTopic", config.alarms.topic_arn),
+            "alarm_email_subscriptions": config.alarms.email,
+            "oldest_request_age": Duration.seconds(config.alarms.oldest_request_age_seconds),
+            "recovery": (
+                RecoveryProps(
+                    delay=Duration.seconds(config.recovery.delay_seconds),
+                    require_submitted_record=config.recovery.require_submitted_record,
+                )
+                if config.recovery.enabled
+                else None
+            ),
+            "instance_local_storage": config.instance_local_storage,
+            "volume_size_gb": config.volume_size_gb,
+            "model_data_download_timeout_seconds": config.model_data_download_timeout_seconds,
+            "container_startup_health_check_timeout_seconds": config.container_startup_health_check_timeout_seconds,
+            "vpc": (
+                EndpointVpcProps(
+                    subnet_ids=config.vpc.subnet_ids, security_group_ids=config.vpc.security_group_ids
+                )
+                if config.vpc is not None
+                else None
+            ),
             "bucket_props": (
                 None
                 if config.existing_bucket_name
@@ -562,6 +738,10 @@ def _topic(scope: Construct, construct_id: str, arn: str | None) -> sns.ITopic |
     return sns.Topic.from_topic_arn(scope, construct_id, arn) if arn else None
 
 
+def _key(scope: Construct, construct_id: str, arn: str | None) -> kms.IKey | None:
+    return kms.Key.from_key_arn(scope, construct_id, arn) if arn else None
+
+
 def _problems(
     *,
     endpoint_name: str,
@@ -586,6 +766,7 @@ def _problems(
     function_props: Mapping[str, Any] | None,
     destinations: Sequence[ResultDestination],
     output_prefix: str,
+    existing_keys: Mapping[str, tuple[kms.IKey | None, object | None, str]],
 ) -> list[str]:
     """Every problem of the props, so that one synth reports them all."""
     problems: list[str] = []
@@ -658,6 +839,11 @@ def _problems(
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         problems.append(f"destinations: expected each destination once, received {duplicates} more than once")
+    for key_name, (given, resource, resource_name) in existing_keys.items():
+        if given is not None and resource is None:
+            problems.append(
+                f"{key_name}: expected only with {resource_name} (the key of that existing resource)"
+            )
     if output_prefix and not _OUTPUT_PREFIX.match(output_prefix):
         problems.append(
             f"output_prefix: expected letters and digits, starting with a letter, received {output_prefix!r}"

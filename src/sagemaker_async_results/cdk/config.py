@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_MODEL_IMAGE",
     "INCLUDE_INFERENCE_RESPONSE_VALUES",
     "LOG_RETENTION_DAYS",
+    "AlarmsConfig",
     "AutoscalingConfig",
     "ConfigError",
     "DeliveryConfig",
@@ -51,10 +52,12 @@ __all__ = [
     "EventBridgeConfig",
     "KinesisConfig",
     "ModelConfig",
+    "RecoveryConfig",
     "ResultsQueueConfig",
     "StackConfig",
     "StepFunctionsCallbackConfig",
     "SubscriptionsConfig",
+    "VpcConfig",
     "context_keys",
     "context_reference_markdown",
     "default_context",
@@ -65,9 +68,10 @@ DeliveryMode = Literal["direct", "buffered"]
 IncludeInferenceResponseIn = Literal["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]
 INCLUDE_INFERENCE_RESPONSE_VALUES: tuple[str, ...] = get_args(IncludeInferenceResponseIn)
 
-#: A real public inference container: the Hugging Face PyTorch inference DLC (CPU), resolved per region.
+#: A real public inference container: the Hugging Face PyTorch inference DLC (CPU), resolved per region:
+#: the registry account of the region comes from aws-cdk-lib's region facts (``${DlcRepositoryAccount}``).
 DEFAULT_MODEL_IMAGE = (
-    "763104351884.dkr.ecr.${AWS::Region}.amazonaws.com/"
+    "${DlcRepositoryAccount}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/"
     "huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04"
 )
 
@@ -173,6 +177,19 @@ StreamArn = Annotated[
         )
     ),
 ]
+KeyArn = Annotated[
+    StrictStr,
+    AfterValidator(
+        _matching(
+            r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}$",
+            "a KMS key ARN (arn:...:key/<id>)",
+        )
+    ),
+]
+SubnetId = Annotated[StrictStr, AfterValidator(_matching(r"^subnet-[0-9a-f]{8,17}$", "a subnet ID"))]
+SecurityGroupId = Annotated[
+    StrictStr, AfterValidator(_matching(r"^sg-[0-9a-f]{8,17}$", "a security group ID"))
+]
 ContainerImage = Annotated[
     StrictStr, AfterValidator(_matching(r"^\S+$", "a container image URI (ECR or public)"))
 ]
@@ -244,8 +261,9 @@ class ModelConfig(_Context):
 
     image: ContainerImage = Field(
         DEFAULT_MODEL_IMAGE,
-        description="Container image URI; may contain `${AWS::Region}`. The execution role may pull "
-        "exactly this ECR repository.",
+        description="Container image URI; may contain `${AWS::Region}`, `${AWS::URLSuffix}` and "
+        "`${DlcRepositoryAccount}` (the region's Deep Learning Containers account). The execution role may "
+        "pull exactly this ECR repository.",
     )
     model_data_url: S3Url | None = Field(
         None, description="`s3://` URL of the model artifact; null when the image holds the model."
@@ -300,10 +318,11 @@ class DeliveryConfig(_Context):
         1, ge=0, le=300, description="Buffered mode: seconds Lambda waits to fill a batch."
     )
     max_receive_count: StrictInt = Field(
-        3,
+        5,
         ge=1,
         le=1000,
-        description="Buffered mode: receives before a message moves to the dead-letter queue.",
+        description="Buffered mode: receives before a message moves to the dead-letter queue (AWS advises "
+        "at least 5, so that batches failed by throttling are not dead-lettered).",
     )
 
     @model_validator(mode="after")
@@ -319,6 +338,55 @@ class DeliveryConfig(_Context):
                 ]
             )
         return self
+
+
+class AlarmsConfig(_Context):
+    """Where alarms notify a person: every alarm of the stack has this topic as its action."""
+
+    topic_arn: TopicArn | None = Field(
+        None,
+        description="Existing topic the alarms notify (its key, if any, must let CloudWatch use it); null "
+        "creates one encrypted with the stack's key, which CloudWatch may use.",
+    )
+    email: tuple[Email, ...] = Field((), description="Email addresses subscribed to the alarm topic.")
+    oldest_request_age_seconds: StrictInt = Field(
+        1800,
+        ge=60,
+        le=21600,
+        description="Alarm when the endpoint's oldest queued request (`ApproximateAgeOfOldestRequest`) is "
+        "older than this.",
+    )
+
+
+class RecoveryConfig(_Context):
+    """Recovery of results whose notification never arrives (S3 events -> delayed queue -> routing)."""
+
+    enabled: StrictBool = Field(
+        True,
+        description="Route results whose object is in S3 but whose notification did not arrive within "
+        "`delaySeconds`, exactly once, through the same handlers.",
+    )
+    delay_seconds: StrictInt = Field(
+        900,
+        ge=0,
+        le=900,
+        description="Seconds after the object was written before it is checked (SQS DelaySeconds; 900 is "
+        "SQS's maximum).",
+    )
+    require_submitted_record: StrictBool = Field(
+        True,
+        description="Recover only requests the client recorded as Submitted (objects of requests made "
+        "without the client are then logged and left alone).",
+    )
+
+
+class VpcConfig(_Context):
+    """The model containers' VPC (``VpcConfig`` of the model)."""
+
+    subnet_ids: tuple[SubnetId, ...] = Field((), description="Subnets of the model containers (1-16).")
+    security_group_ids: tuple[SecurityGroupId, ...] = Field(
+        (), description="Security groups of the model containers (1-5)."
+    )
 
 
 class EventBridgeConfig(_Context):
@@ -389,7 +457,32 @@ class StackConfig(_Context):
     model: ModelConfig | None = Field(
         default_factory=ModelConfig, description="The model to create; null with `existingModelName`."
     )
-    instance_type: InstanceType = Field("ml.m5.xlarge", description="Instance type of the variant.")
+    instance_type: InstanceType = Field(
+        "ml.m5.xlarge",
+        description="Instance type of the variant. With autoscaling on, change it in two deployments "
+        "(autoscaling off, then the new type).",
+    )
+    instance_local_storage: StrictBool | None = Field(
+        None,
+        description="Whether the instance type has local NVMe storage (then the endpoint config gets no "
+        "storage `KmsKeyId`, which such instances reject); null decides from the known families.",
+    )
+    volume_size_gb: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=512,
+        description="ML storage volume of each instance (GB); null is SageMaker's default.",
+    )
+    model_data_download_timeout_seconds: StrictInt | None = Field(
+        None, ge=60, le=3600, description="Seconds to download the model; null is SageMaker's default."
+    )
+    container_startup_health_check_timeout_seconds: StrictInt | None = Field(
+        None,
+        ge=60,
+        le=3600,
+        description="Seconds for the container to pass its health check; null is SageMaker's default.",
+    )
+    vpc: VpcConfig | None = Field(None, description="The model containers' VPC; null runs them without.")
     initial_instance_count: StrictInt = Field(1, ge=1, le=100, description="Instances at creation.")
     max_concurrent_invocations_per_instance: StrictInt = Field(
         4, ge=1, le=1000, description="Concurrent requests SageMaker sends to one instance."
@@ -407,11 +500,26 @@ class StackConfig(_Context):
     output_expiration_days: StrictInt = Field(
         30, ge=1, le=3650, description="Days before objects of a created bucket expire."
     )
+    existing_bucket_key_arn: KeyArn | None = Field(
+        None,
+        description="KMS key of an existing bucket encrypted with a customer managed key (SSE-KMS): the "
+        "execution role and the functions are granted its use.",
+    )
     existing_success_topic_arn: TopicArn | None = Field(
         None, description="Use this success topic instead of creating one."
     )
+    existing_success_topic_key_arn: KeyArn | None = Field(
+        None,
+        description="KMS key of an existing success topic encrypted with a customer managed key: the "
+        "execution role is granted its use.",
+    )
     existing_error_topic_arn: TopicArn | None = Field(
         None, description="Use this error topic instead of creating one."
+    )
+    existing_error_topic_key_arn: KeyArn | None = Field(
+        None,
+        description="KMS key of an existing error topic encrypted with a customer managed key: the "
+        "execution role is granted its use.",
     )
     subscriptions: SubscriptionsConfig = Field(default_factory=SubscriptionsConfig)
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
@@ -421,6 +529,8 @@ class StackConfig(_Context):
         description="Plugin packages the runtime loads; when absent, the handler folder's package name.",
     )
     destinations: DestinationsConfig = Field(default_factory=DestinationsConfig)
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     max_payload_bytes: StrictInt = Field(
         10485760, ge=1024, le=1 << 40, description="Larger payloads are handed to handlers by reference."
     )
@@ -493,6 +603,26 @@ class StackConfig(_Context):
                     self.existing_error_topic_arn,
                 )
             )
+        for key_field, resource_field in (
+            ("existing_bucket_key_arn", "existing_bucket_name"),
+            ("existing_success_topic_key_arn", "existing_success_topic_arn"),
+            ("existing_error_topic_key_arn", "existing_error_topic_arn"),
+        ):
+            if getattr(self, key_field) and not getattr(self, resource_field):
+                problems.append(
+                    _rule(
+                        to_camel(key_field),
+                        f"null unless {to_camel(resource_field)} is given (the key of that existing resource)",
+                        getattr(self, key_field),
+                    )
+                )
+        if self.vpc is not None:
+            if not 1 <= len(self.vpc.subnet_ids) <= 16:
+                problems.append(_rule("vpc.subnetIds", "1-16 subnet IDs", list(self.vpc.subnet_ids)))
+            if not 1 <= len(self.vpc.security_group_ids) <= 5:
+                problems.append(
+                    _rule("vpc.securityGroupIds", "1-5 security group IDs", list(self.vpc.security_group_ids))
+                )
         if self.autoscaling.enabled and self.initial_instance_count > self.autoscaling.max_capacity:
             problems.append(
                 _rule(

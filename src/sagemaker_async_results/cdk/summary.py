@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sagemaker_async_results import contract
+
 __all__ = ["main", "summarize", "summarize_file"]
 
 Template = Mapping[str, Any]
@@ -114,7 +116,11 @@ def _secure_defaults(resources: Mapping[str, Any]) -> list[str]:
             "results table point-in-time recovery",
         )
         line(bool(p.get("TimeToLiveSpecification", {}).get("Enabled")), "results table TTL")
-    functions = _of_type(resources, "AWS::Lambda::Function")
+    functions = [
+        (n, p)
+        for n, p in _of_type(resources, "AWS::Lambda::Function")
+        if str(p.get("Handler", "")).startswith("sagemaker_async_results.")
+    ]
     line(
         all(p.get("TracingConfig", {}).get("Mode") == "Active" for _, p in functions),
         "X-Ray tracing on the handlers",
@@ -180,7 +186,10 @@ def summarize(template: Template) -> str:
 
     lines.append("")
     lines.append("Result handlers")
-    for name, p in _of_type(resources, "AWS::Lambda::Function"):
+    # Functions of the code asset (CDK's own helpers, e.g. the bucket-notifications handler, are not).
+    handlers = [(n, p) for n, p in _of_type(resources, "AWS::Lambda::Function")
+                if str(p.get("Handler", "")).startswith("sagemaker_async_results.")]  # fmt: skip
+    for name, p in handlers:
         env = p.get("Environment", {}).get("Variables", {})
         lines.append(
             f"  {name}: {p.get('Runtime')} {','.join(p.get('Architectures', ['x86_64']))} "
@@ -189,14 +198,15 @@ def summarize(template: Template) -> str:
         lines.append(f"    reads: {_text(env.get('READABLE_LOCATIONS', '-'))}")
     modes = {
         _text(p.get("Environment", {}).get("Variables", {}).get("DELIVERY_MODE", "?"))
-        for _, p in _of_type(resources, "AWS::Lambda::Function")
+        for _, p in handlers
+        if p.get("Handler") == contract.LAMBDA_HANDLER
     }
     lines.append(f"  delivery: {', '.join(sorted(modes)) or '-'}")
     for _, p in _of_type(resources, "AWS::SNS::Subscription"):
         lines.append(f"    subscription: {p.get('Protocol')} <- {_text(p.get('TopicArn'))}")
     for _, p in _of_type(resources, "AWS::Lambda::EventSourceMapping"):
         lines.append(
-            f"    SQS batches of {p.get('BatchSize')}, window {p.get('MaximumBatchingWindowInSeconds')} s, "
+            f"    SQS ({_text(p.get('EventSourceArn'))}) batches of {p.get('BatchSize')}, window {p.get('MaximumBatchingWindowInSeconds')} s, "
             f"responses {_text(p.get('FunctionResponseTypes', []))}"
         )
 
@@ -209,6 +219,15 @@ def summarize(template: Template) -> str:
     if "states:SendTaskSuccess" in json.dumps(resources):
         destinations.append("Step Functions callback")
     lines.append("Destinations: " + (", ".join(destinations) or "none"))
+    if contract.OUTPUT_RECOVERY_QUEUE_URL in outputs:
+        delays = [
+            p.get("DelaySeconds") for _, p in _of_type(resources, "AWS::SQS::Queue") if "DelaySeconds" in p
+        ]
+        lines.append(
+            f"Recovery: S3 events -> queue delayed {delays[0] if delays else '?'} s -> recovery function"
+        )
+    else:
+        lines.append("Recovery: off")
 
     alarms = _of_type(resources, "AWS::CloudWatch::Alarm")
     lines.append(f"Alarms: {len(alarms)}")

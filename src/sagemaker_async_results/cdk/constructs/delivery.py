@@ -4,7 +4,11 @@
   queue; Lambda's asynchronous invocation retries twice, then sends the invocation record to the same
   queue (on-failure destination). Nothing is dropped after retries.
 - ``buffered``: SNS -> SQS -> Lambda with batching and partial batch responses; messages that keep
-  failing move to a redrive dead-letter queue after ``max_receive_count`` receives. The subscription
+  failing move to a redrive dead-letter queue after ``max_receive_count`` receives (default 5: AWS
+  advises at least 5, so that a batch failed by throttling is not dead-lettered). The SNS -> SQS
+  subscription has the same dead-letter queue: SNS discards a message it cannot deliver to the queue
+  (delivery policy exhausted, or refused after a key or queue policy change) unless the subscription
+  names one. Both paths put the SNS envelope there, so one redrive to the queue serves both. The subscription
   does *not* use raw message delivery: every SQS body is the SNS envelope (``Type``, ``MessageId``,
   ``TopicArn``, ``Message`` ...), the same notification shape the direct mode hands over.
 """
@@ -110,7 +114,7 @@ class BufferedDelivery(Construct):
     topic, function, encryption_key: what is connected, and the key of both queues.
     function_timeout: the function's timeout; the queue's visibility timeout is 6x this.
     batch_size: default 10. max_batching_window: default 1 s.
-    max_receive_count: receives before a message moves to the dead-letter queue; default 3.
+    max_receive_count: receives before a message moves to the dead-letter queue; default 5.
     """
 
     def __init__(
@@ -124,7 +128,7 @@ class BufferedDelivery(Construct):
         function_timeout: Duration,
         batch_size: int = 10,
         max_batching_window: Duration = _ONE_SECOND,
-        max_receive_count: int = 3,
+        max_receive_count: int = 5,
     ) -> None:
         super().__init__(scope, construct_id)
         problems: list[str] = []
@@ -162,6 +166,7 @@ class BufferedDelivery(Construct):
             endpoint=self.queue.queue_arn,
             protocol=sns.SubscriptionProtocol.SQS,
             raw_message_delivery=False,
+            dead_letter_queue=self.dead_letter_queue,
         )
         queue_policy = self.queue.node.try_find_child("Policy")
         if queue_policy is not None:
@@ -187,7 +192,7 @@ def deliver(
     function_timeout: Duration,
     batch_size: int = 10,
     max_batching_window: Duration = _ONE_SECOND,
-    max_receive_count: int = 3,
+    max_receive_count: int = 5,
 ) -> DirectDelivery | BufferedDelivery:
     """Create the delivery construct of ``mode`` ("direct" or "buffered")."""
     if mode == "direct":

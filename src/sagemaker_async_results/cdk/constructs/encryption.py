@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -11,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from sagemaker_async_results.cdk.constructs._props import check, exclusive
+from sagemaker_async_results.contract import KMS_SERVICE_ACTIONS
 
 __all__ = ["KEY_USE_ACTIONS", "EncryptionKey", "EncryptionKeyProps"]
 
@@ -40,11 +42,14 @@ class EncryptionKeyProps:
 class EncryptionKey(Construct):
     """A KMS customer managed key with rotation, or an existing key.
 
-    The key policy keeps CDK's default (the account root administers the key, which delegates to IAM) and
-    names exactly the principals given to :meth:`allow_use` (the SageMaker execution role and the handler
-    functions), plus the SNS service for the topics given to :meth:`allow_sns_delivery` (SNS must
-    encrypt what it delivers to encrypted SQS queues). For an existing key, :meth:`allow_use` falls back
-    to identity grants and the key policy is left alone.
+    The key policy keeps CDK's default (the account root administers the key, which delegates to IAM),
+    so the roles of the pipeline are granted the key by their identity policies (:meth:`allow_use`):
+    a key policy naming roles created in the same deployment can be refused by KMS while IAM has not
+    yet made the new principals visible, and identity grants are enough within the account. The key
+    policy names AWS services only, each with the narrowest condition that creates no reference cycle:
+    SNS for the given topics (:meth:`allow_sns_delivery`: SNS encrypts what it delivers to encrypted
+    queues), and the services given to :meth:`allow_service` (CloudWatch publishing alarms to an
+    encrypted topic, S3 sending event notifications to an encrypted queue).
 
     Example
     -------
@@ -82,8 +87,7 @@ class EncryptionKey(Construct):
                 alias=props.alias,
             )
             self.key = self._created
-        self._use_principals: list[iam.IPrincipal] = []
-        self._use_statement: iam.PolicyStatement | None = None
+        self._services: set[str] = set()
 
     @property
     def created(self) -> bool:
@@ -91,23 +95,9 @@ class EncryptionKey(Construct):
         return self._created is not None
 
     def allow_use(self, *grantees: iam.IGrantable) -> None:
-        """Let each grantee use the key for encryption and decryption (exact actions, no wildcards)."""
+        """Let each grantee use the key for encryption and decryption (exact actions, identity policy)."""
         for grantee in grantees:
-            if self._created is None:
-                self.key.grant(grantee, *KEY_USE_ACTIONS)
-                continue
-            self._use_principals.append(grantee.grant_principal)
-        if self._created is not None and self._use_principals:
-            if self._use_statement is None:
-                self._use_statement = iam.PolicyStatement(
-                    sid="AllowUseByResultPipelineRoles",
-                    actions=list(KEY_USE_ACTIONS),
-                    resources=["*"],  # in a key policy, "*" means this key
-                )
-                self._created.add_to_resource_policy(self._use_statement)
-            for principal in self._use_principals:
-                self._use_statement.add_principals(principal)
-            self._use_principals.clear()
+            self.key.grant(grantee, *KEY_USE_ACTIONS)
 
     def allow_sns_delivery(self, topic_arns: Sequence[str]) -> None:
         """Let SNS encrypt messages it delivers to encrypted SQS queues, only for the given source topics.
@@ -121,8 +111,26 @@ class EncryptionKey(Construct):
             iam.PolicyStatement(
                 sid="AllowSnsDeliveryToEncryptedQueues",
                 principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                actions=list(KMS_SERVICE_ACTIONS),
                 resources=["*"],
                 conditions={"ArnLike": {"aws:SourceArn": list(topic_arns)}},
+            )
+        )
+
+    def allow_service(self, sid: str, service: str, conditions: Mapping[str, Any] | None = None) -> None:
+        """Let an AWS service encrypt and decrypt with the key (``kms:GenerateDataKey``, ``kms:Decrypt``).
+
+        Once per ``sid``; a no-op for an existing key, whose policy is the owner's (see the README).
+        """
+        if self._created is None or sid in self._services:
+            return
+        self._services.add(sid)
+        self._created.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal(service)],
+                actions=list(KMS_SERVICE_ACTIONS),
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions=dict(conditions) if conditions else None,
             )
         )

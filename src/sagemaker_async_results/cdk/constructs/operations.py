@@ -1,23 +1,50 @@
-"""CloudWatch alarms and a dashboard for the endpoint, the handlers and the dead-letter queues."""
+"""Alarms that reach a person, and a dashboard, for the endpoint, the topics, the handlers and every
+dead-letter queue.
+
+Every alarm created here has the alarm topic as its action: a created topic (encrypted with the
+stack's key, whose policy lets CloudWatch use it, with e-mail subscriptions that have their own
+dead-letter queue) or an existing one. An alarm without an action changes state and tells nobody, while
+dead letters expire after 14 days.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from sagemaker_async_results.cdk.constructs._nag import acknowledge
 from sagemaker_async_results.cdk.constructs.autoscaling import backlog_metric
+from sagemaker_async_results.cdk.constructs.encryption import EncryptionKey
+from sagemaker_async_results.cdk.constructs.queues import secure_queue
 
-__all__ = ["ENDPOINT_FAILURE_METRICS", "Operations", "endpoint_metric"]
+__all__ = [
+    "ENDPOINT_FAILURE_METRICS",
+    "PROCESSED_METRIC",
+    "Operations",
+    "endpoint_metric",
+    "topic_failures_metric",
+]
 
-#: Per-request async metrics; SageMaker publishes them with EndpointName and VariantName.
-ENDPOINT_FAILURE_METRICS = ("NotificationFailures", "ExpiredRequests", "InvocationFailures")
+#: Per-request async metrics; SageMaker publishes them with EndpointName and VariantName. Any of them
+#: above zero means a request whose result may never be routed (or never produced).
+ENDPOINT_FAILURE_METRICS = (
+    "RequestDownloadFailures",
+    "ResponseUploadFailures",
+    "NotificationFailures",
+    "ExpiredRequests",
+    "InvocationFailures",
+)
+_THIRTY_MINUTES = Duration.minutes(30)
+#: The processed count as AWS's async-endpoint monitoring page spells it (three s).
+PROCESSED_METRIC = "InvocationsProcesssed"
 
 
 def endpoint_metric(
@@ -33,15 +60,33 @@ def endpoint_metric(
     )
 
 
+def topic_failures_metric(topic: sns.ITopic) -> cloudwatch.Metric:
+    """``AWS/SNS`` ``NumberOfNotificationsFailed`` of a topic (dimension ``TopicName``)."""
+    return cloudwatch.Metric(
+        namespace="AWS/SNS",
+        metric_name="NumberOfNotificationsFailed",
+        dimensions_map={"TopicName": topic.topic_name},
+        statistic="Sum",
+        period=Duration.minutes(5),
+    )
+
+
 class Operations(Construct):
-    """Alarms (dead-letter depth > 0, handler errors, endpoint failures) and one dashboard.
+    """Alarms (dead-letter depth > 0, handler errors, endpoint failures, the oldest queued request, topic
+    delivery failures), the alarm topic they notify, and one dashboard.
 
     Parameters
     ----------
     endpoint_name, variant_name: the endpoint to watch.
     functions: label -> result-handler function.
     dead_letter_queues: label -> dead-letter queue.
-    alarm_topic: where alarms notify; default none (alarms only change state).
+    topics: label -> notification topic whose ``NumberOfNotificationsFailed`` is watched; default none.
+    encryption: the stack's key; encrypts a created alarm topic and the dead-letter queue of its e-mail
+        subscriptions, and lets CloudWatch use it.
+    alarm_topic: an existing topic the alarms notify (encrypted with a key CloudWatch may use, or not at
+        all); default a new topic.
+    alarm_emails: e-mail addresses subscribed to the alarm topic; default none.
+    oldest_request_age: alarm when ``ApproximateAgeOfOldestRequest`` exceeds this; default 30 minutes.
     dashboard_name: default generated.
     """
 
@@ -54,25 +99,59 @@ class Operations(Construct):
         variant_name: str = "AllTraffic",
         functions: Mapping[str, lambda_.IFunction],
         dead_letter_queues: Mapping[str, sqs.IQueue],
+        encryption: EncryptionKey,
+        topics: Mapping[str, sns.ITopic] | None = None,
         alarm_topic: sns.ITopic | None = None,
+        alarm_emails: Sequence[str] = (),
+        oldest_request_age: Duration = _THIRTY_MINUTES,
         dashboard_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarms: list[cloudwatch.Alarm] = []
+        dead_letter_queues = dict(dead_letter_queues)
+        self.alarm_topic: sns.ITopic
+        if alarm_topic is not None:
+            self.alarm_topic = alarm_topic
+        else:
+            self.alarm_topic = sns.Topic(
+                self, "AlarmTopic", display_name="Async inference results alarms",
+                master_key=encryption.key, enforce_ssl=True,
+            )  # fmt: skip
+            # CloudWatch publishes alarm notifications with its service principal: it needs the key.
+            encryption.allow_service(
+                "AllowCloudWatchAlarmsToEncryptedTopic",
+                "cloudwatch.amazonaws.com",
+                {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        self.alarm_dead_letter_queue: sqs.Queue | None = None
+        if alarm_emails:
+            dlq = self.alarm_dead_letter_queue = secure_queue(
+                self, "AlarmSubscriptionsDeadLetterQueue", encryption_key=encryption.key
+            )
+            acknowledge(
+                dlq,
+                "SQS3",
+                "this queue is the dead-letter queue of the alarm e-mail subscriptions (their RedrivePolicy)",
+            )
+            for address in alarm_emails:
+                self.alarm_topic.add_subscription(subs.EmailSubscription(address, dead_letter_queue=dlq))
+            dead_letter_queues["AlarmSubscriptions"] = dlq
+        action = cw_actions.SnsAction(self.alarm_topic)
 
-        def alarm(construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+        def alarm(
+            construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 0
+        ) -> cloudwatch.Alarm:
             created = cloudwatch.Alarm(
                 self,
                 construct_id,
                 metric=metric,
-                threshold=0,
+                threshold=threshold,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=1,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description=description,
             )
-            if alarm_topic is not None:
-                created.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+            created.add_alarm_action(action)
             self.alarms.append(created)
             return created
 
@@ -96,6 +175,18 @@ class Operations(Construct):
                 endpoint_metric(endpoint_name, variant_name, metric_name),
                 f"{endpoint_name}: {metric_name} > 0",
             )
+        alarm(
+            "EndpointOldestRequestAlarm",
+            backlog_metric(endpoint_name, "ApproximateAgeOfOldestRequest", "Maximum"),
+            f"{endpoint_name}: a queued request is older than {int(oldest_request_age.to_seconds())} s",
+            threshold=oldest_request_age.to_seconds(),
+        )
+        for label, topic in (topics or {}).items():
+            alarm(
+                f"{label}TopicDeliveryFailuresAlarm",
+                topic_failures_metric(topic),
+                f"{label} topic: SNS failed to deliver notifications (NumberOfNotificationsFailed > 0)",
+            )
 
         def em(metric_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
             return endpoint_metric(endpoint_name, variant_name, metric_name, statistic)
@@ -115,8 +206,7 @@ class Operations(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Endpoint invocations",
-                # The AWS documentation spells the metric "InvocationsProcesssed"; graph both spellings.
-                left=[em("InvocationsProcesssed"), em("InvocationsProcessed")],
+                left=[em(PROCESSED_METRIC)],
                 right=[backlog_metric(endpoint_name, "ApproximateAgeOfOldestRequest", "Maximum")],
                 width=8,
             ),
@@ -143,6 +233,14 @@ class Operations(Construct):
                 width=8,
             ),
         )
+        if topics:
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Notification delivery failures",
+                    left=[topic_failures_metric(t).with_(label=label) for label, t in topics.items()],
+                    width=24,
+                )
+            )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Dead-letter queues",

@@ -98,7 +98,11 @@ class ResultHandlerFunction(Construct):
     Parameters
     ----------
     code: the code asset (see :func:`sagemaker_async_results.cdk.bundling.result_handler_code`).
-    bucket, readable_prefix: what the function may read (``READABLE_LOCATIONS`` = ``s3://bucket/prefix``).
+    bucket, readable_prefix: what the function may read (``READABLE_LOCATIONS`` = ``s3://bucket/prefix``);
+        one prefix or several (the recovery function reads both the output and the failure prefix).
+    handler: the handler string; default ``contract.LAMBDA_HANDLER``.
+    extra_keys: keys of existing encrypted resources the function reads (e.g. an existing bucket's);
+        default none.
     table: result and idempotency table.
     encryption_key: key of bucket, table and queues.
     handler_modules: default ``("handlers",)``. max_payload_bytes: default 10 MiB.
@@ -121,9 +125,11 @@ class ResultHandlerFunction(Construct):
         *,
         code: lambda_.Code,
         bucket: s3.IBucket,
-        readable_prefix: str,
+        readable_prefix: str | Sequence[str],
         table: dynamodb.ITable,
         encryption_key: kms.IKey,
+        handler: str = contract.LAMBDA_HANDLER,
+        extra_keys: Sequence[kms.IKey] = (),
         handler_modules: Sequence[str] = ("handlers",),
         max_payload_bytes: int = 10 * 1024 * 1024,
         result_ttl_days: int = 30,
@@ -139,9 +145,11 @@ class ResultHandlerFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         problems: list[str] = []
-        problem = prefix_problem("readable_prefix", readable_prefix)
-        if problem:
-            problems.append(problem)
+        prefixes = (readable_prefix,) if isinstance(readable_prefix, str) else tuple(readable_prefix)
+        for prefix in prefixes:
+            problem = prefix_problem("readable_prefix", prefix)
+            if problem:
+                problems.append(problem)
         if not 128 <= memory_size <= 10240:
             problems.append(f"memory_size: expected 128-10240, received {memory_size}")
         if delivery_mode not in ("direct", "buffered"):
@@ -150,7 +158,7 @@ class ResultHandlerFunction(Construct):
         check("ResultHandlerFunction", problems)
         overrides = dict(function_props or {})
 
-        self.readable_location = f"s3://{bucket.bucket_name}/{readable_prefix}"
+        self.readable_location = ",".join(f"s3://{bucket.bucket_name}/{prefix}" for prefix in prefixes)
         self.role = iam.Role(
             self,
             "Role",
@@ -165,13 +173,12 @@ class ResultHandlerFunction(Construct):
             iam.PolicyStatement(
                 sid="ReadOwnPrefix",
                 actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{readable_prefix}*")],
+                resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
             )
         )
         table.grant(self.role, *ResultsTable.HANDLER_ACTIONS)
-        encryption_key.grant(
-            self.role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"
-        )
+        for key in (encryption_key, *extra_keys):
+            key.grant(self.role, *contract.KMS_USE_ACTIONS)
 
         env = {
             contract.RESULTS_BUCKET: bucket.bucket_name,
@@ -189,7 +196,7 @@ class ResultHandlerFunction(Construct):
         props: dict[str, Any] = dict(
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            handler=contract.LAMBDA_HANDLER,
+            handler=handler,
             code=code,
             role=self.role,
             memory_size=memory_size,
@@ -207,11 +214,12 @@ class ResultHandlerFunction(Construct):
         self.timeout: Duration = props["timeout"]
         policy = self.role.node.try_find_child("DefaultPolicy")
         assert policy is not None  # holds the log, S3, table, key and X-Ray statements
-        acknowledge_iam5_resource(
-            policy,
-            bucket.arn_for_objects(f"{readable_prefix}*"),
-            f"object-level read of {readable_prefix} only: each notification names its own result object",
-        )
+        for prefix in prefixes:
+            acknowledge_iam5_resource(
+                policy,
+                bucket.arn_for_objects(f"{prefix}*"),
+                f"object-level read of {prefix} only: each notification names its own result object",
+            )
         acknowledge(
             policy,
             "IAM5[Resource::*]",

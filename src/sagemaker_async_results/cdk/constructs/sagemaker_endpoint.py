@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import ArnFormat, Fn, Stack
+from aws_cdk import ArnFormat, Aws, CfnMapping, Fn, RemovalPolicy, Stack, region_info
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
@@ -18,21 +19,36 @@ from sagemaker_async_results.cdk.constructs._nag import acknowledge_iam5_resourc
 from sagemaker_async_results.cdk.constructs._props import check, prefix_problem
 
 __all__ = [
+    "DLC_ACCOUNT_VARIABLE",
     "INCLUDE_INFERENCE_RESPONSE_VALUES",
     "AsyncInferenceEndpoint",
+    "EndpointVpcProps",
     "ModelProps",
+    "dlc_account_mapping",
     "has_instance_storage",
 ]
 
+#: Placeholder of an image URI for the AWS Deep Learning Containers registry account of the stack's
+#: region (it differs between regions: 763104351884 in most, others in opt-in and China regions).
+DLC_ACCOUNT_VARIABLE = "DlcRepositoryAccount"
+_DLC_MAPPING_ID = "DlcRepositoryAccounts"
+
 INCLUDE_INFERENCE_RESPONSE_VALUES = ("SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC")
 _ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+|\$\{AWS::Region\})\.amazonaws\.com(\.cn)?/"
-    r"(?P<repository>[^:@]+)"
+    r"^(?P<account>\d{12}|\$\{DlcRepositoryAccount\})\.dkr\.ecr\.(?P<region>[a-z0-9-]+|\$\{AWS::Region\})"
+    r"\.(amazonaws\.com(\.cn)?|\$\{AWS::URLSuffix\})/(?P<repository>[^:@]+)"
 )
 _S3_URL = re.compile(r"^s3://(?P<bucket>[^/]+)/(?P<key>.+)$")
-# Instance families with local NVMe storage reject a storage volume KMS key.
+#: Instance families with local NVMe instance storage: their endpoint config must not name a storage
+#: volume ``KmsKeyId`` (SageMaker rejects it; the instance store is encrypted by the hardware). The
+#: ``d`` families (``m5d``, ``c6id``, ``r7gd``...) are matched by pattern; the accelerated families are
+#: listed. A family newer than this list can be declared with ``instance_local_storage=True``.
+INSTANCE_STORAGE_FAMILIES = (
+    "g4dn", "g5", "g6", "g6e", "g6f", "gr6", "g7e", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en",
+    "p6-b200", "p6-b300", "p6e-gb200", "trn1", "trn1n", "trn2", "trn2n",
+)  # fmt: skip
 _INSTANCE_STORAGE = re.compile(
-    r"^ml\.(g4dn|g5|g6|g6e|p3dn|p4d|p4de|p5|p5e|trn1|trn1n|[a-z]+\d+[a-z]*d[a-z]*)\."
+    r"^ml\.(" + "|".join(re.escape(f) for f in INSTANCE_STORAGE_FAMILIES) + r"|[a-z]+\d+[a-z]*d[a-z]*)\."
 )
 
 
@@ -41,13 +57,42 @@ def has_instance_storage(instance_type: str) -> bool:
     return bool(_INSTANCE_STORAGE.match(instance_type))
 
 
+def dlc_account_mapping(scope: Construct) -> CfnMapping:
+    """The stack's region -> Deep Learning Containers registry account mapping (one per stack).
+
+    Built from aws-cdk-lib's region facts, so the template stays region-agnostic (``Fn::FindInMap``
+    on ``AWS::Region`` at deploy time) and synth needs no lookup. A region missing from the facts fails
+    the deployment at the mapping, before anything is created.
+    """
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(_DLC_MAPPING_ID)
+    if isinstance(existing, CfnMapping):
+        return existing
+    accounts = region_info.RegionInfo.region_map(region_info.FactName.DLC_REPOSITORY_ACCOUNT)
+    return CfnMapping(
+        stack,
+        _DLC_MAPPING_ID,
+        mapping={region: {"account": account} for region, account in sorted(accounts.items())},
+    )
+
+
+@dataclass(frozen=True)
+class EndpointVpcProps:
+    """The model containers' VPC (``VpcConfig`` of the model): subnet IDs (1-16), security groups (1-5)."""
+
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+
+
 @dataclass(frozen=True)
 class ModelProps:
     """A model to create.
 
     Attributes
     ----------
-    image: container image URI; may contain ``${AWS::Region}`` (resolved with ``Fn::Sub``).
+    image: container image URI; may contain ``${AWS::Region}``, ``${AWS::URLSuffix}`` and
+        ``${DlcRepositoryAccount}`` (the region's Deep Learning Containers registry account, from
+        aws-cdk-lib's region facts), resolved at deploy time with ``Fn::Sub``.
     model_data_url: ``s3://`` URL of the model artifact; default none (the container downloads it).
     environment: container environment; default empty.
     """
@@ -75,6 +120,18 @@ class AsyncInferenceEndpoint(Construct):
     max_concurrent_invocations_per_instance: default 4.
     include_inference_response_in: default both topics.
     variant_name: default ``AllTraffic``.
+    instance_local_storage: whether the instance type has local NVMe storage (no storage ``KmsKeyId``
+        then); default ``None``: decided by :func:`has_instance_storage`.
+    volume_size_gb, model_data_download_timeout_seconds, container_startup_health_check_timeout_seconds:
+        production variant settings; default ``None`` (SageMaker's defaults).
+    vpc: the model containers' VPC; default none.
+    additional_keys: keys of existing encrypted resources (topics, bucket) the execution role must use
+        besides ``encryption_key``; default none.
+    log_retention: retention of the endpoint's log group ``/aws/sagemaker/Endpoints/<name>``, created
+        here so that it has one (SageMaker would otherwise create it with none); default one month.
+
+    Changing ``instance_type`` of a variant that autoscaling targets fails the update: deploy once with
+    autoscaling off, then with the new instance type (and autoscaling back on).
     """
 
     def __init__(
@@ -98,9 +155,32 @@ class AsyncInferenceEndpoint(Construct):
         max_concurrent_invocations_per_instance: int = 4,
         include_inference_response_in: Sequence[str] = INCLUDE_INFERENCE_RESPONSE_VALUES,
         variant_name: str = "AllTraffic",
+        instance_local_storage: bool | None = None,
+        volume_size_gb: int | None = None,
+        model_data_download_timeout_seconds: int | None = None,
+        container_startup_health_check_timeout_seconds: int | None = None,
+        vpc: EndpointVpcProps | None = None,
+        additional_keys: Sequence[kms.IKey] = (),
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
         problems: list[str] = []
+        if volume_size_gb is not None and not 1 <= volume_size_gb <= 512:
+            problems.append(f"volume_size_gb: expected 1-512, received {volume_size_gb}")
+        for name, value in (
+            ("model_data_download_timeout_seconds", model_data_download_timeout_seconds),
+            (
+                "container_startup_health_check_timeout_seconds",
+                container_startup_health_check_timeout_seconds,
+            ),
+        ):
+            if value is not None and not 60 <= value <= 3600:
+                problems.append(f"{name}: expected 60-3600, received {value}")
+        if vpc is not None and not (1 <= len(vpc.subnet_ids) <= 16 and 1 <= len(vpc.security_group_ids) <= 5):
+            problems.append(
+                "vpc: expected 1-16 subnet IDs and 1-5 security group IDs, received "
+                f"{len(vpc.subnet_ids)} and {len(vpc.security_group_ids)}"
+            )
         if (model_props is None) == (existing_model_name is None):
             problems.append("give exactly one of model_props or existing_model_name")
         if existing_model_name is not None and existing_model_role is None:
@@ -169,7 +249,9 @@ class AsyncInferenceEndpoint(Construct):
             iam.PolicyStatement(
                 sid="UseKey",
                 actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[encryption_key.key_arn],
+                resources=list(
+                    dict.fromkeys([encryption_key.key_arn, *(k.key_arn for k in additional_keys)])
+                ),
             ),
             iam.PolicyStatement(
                 sid="EndpointLogs",
@@ -195,16 +277,26 @@ class AsyncInferenceEndpoint(Construct):
                 conditions={"StringLike": {"cloudwatch:namespace": ["AWS/SageMaker", "/aws/sagemaker/*"]}},
             ),
         ]
+        if vpc is not None:
+            statements += self._vpc_statements(stack, vpc)
         if model_props is not None:
-            statements += self._model_statements(stack, model_props)
+            statements += self._model_statements(self, model_props)
         for statement in statements:
             self.policy.add_statements(statement)
         self._acknowledge(statements)
 
+        # Created here (SageMaker would create it without retention); the endpoint depends on it.
+        self.log_group = logs.LogGroup(
+            self,
+            "EndpointLogs",
+            log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
+            retention=log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
         if model_props is not None:
-            image = Fn.sub(model_props.image) if "${" in model_props.image else model_props.image
             container = sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=image,
+                image=resolve_image(self, model_props.image),
                 model_data_url=model_props.model_data_url,
                 environment=dict(model_props.environment) or None,
             )
@@ -213,6 +305,13 @@ class AsyncInferenceEndpoint(Construct):
                 "Model",
                 execution_role_arn=self.execution_role.role_arn,
                 primary_container=container,
+                vpc_config=(
+                    sagemaker.CfnModel.VpcConfigProperty(
+                        subnets=list(vpc.subnet_ids), security_group_ids=list(vpc.security_group_ids)
+                    )
+                    if vpc is not None
+                    else None
+                ),
             )
             self.model.node.add_dependency(self.policy)
             self.model_name = self.model.attr_model_name
@@ -220,10 +319,13 @@ class AsyncInferenceEndpoint(Construct):
             self.model = None
             self.model_name = existing_model_name or ""
 
+        local_storage = (
+            has_instance_storage(instance_type) if instance_local_storage is None else instance_local_storage
+        )
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "EndpointConfig",
-            kms_key_id=None if has_instance_storage(instance_type) else encryption_key.key_arn,
+            kms_key_id=None if local_storage else encryption_key.key_arn,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=variant_name,
@@ -231,6 +333,11 @@ class AsyncInferenceEndpoint(Construct):
                     instance_type=instance_type,
                     initial_instance_count=initial_instance_count,
                     initial_variant_weight=1,
+                    volume_size_in_gb=volume_size_gb,
+                    model_data_download_timeout_in_seconds=model_data_download_timeout_seconds,
+                    container_startup_health_check_timeout_in_seconds=(
+                        container_startup_health_check_timeout_seconds
+                    ),
                 )
             ],
             async_inference_config=sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
@@ -257,6 +364,7 @@ class AsyncInferenceEndpoint(Construct):
         )
         # Endpoint creation sends a TestNotification: the role's publish grant and the topics must exist.
         self.endpoint.node.add_dependency(self.policy)
+        self.endpoint.node.add_dependency(self.log_group)
         for topic in (success_topic, error_topic):
             if isinstance(topic, Construct) and Stack.of(topic) is stack:
                 self.endpoint.node.add_dependency(topic)
@@ -273,6 +381,8 @@ class AsyncInferenceEndpoint(Construct):
             "EndpointMetrics": "cloudwatch:PutMetricData has no resource type; limited by a namespace condition",
             "EcrAuthorization": "ecr:GetAuthorizationToken has no resource type",
             "ReadModelArtifact": "read of the model artifact prefix only",
+            "DescribeVpc": "ec2:Describe* actions have no resource type",
+            "VpcNetworkInterfaces": "SageMaker names the network interfaces it creates in the given subnets",
         }
         policy = self.policy.node.default_child
         assert policy is not None
@@ -282,11 +392,55 @@ class AsyncInferenceEndpoint(Construct):
                     acknowledge_iam5_resource(policy, resource, reasons[statement.sid])
 
     @staticmethod
-    def _model_statements(stack: Stack, model: ModelProps) -> list[iam.PolicyStatement]:
+    def _vpc_statements(stack: Stack, vpc: EndpointVpcProps) -> list[iam.PolicyStatement]:
+        """What SageMaker does with the execution role to attach the containers to the VPC."""
+        return [
+            iam.PolicyStatement(
+                sid="DescribeVpc",
+                actions=[
+                    "ec2:DescribeVpcEndpoints",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeNetworkInterfaces",
+                ],
+                resources=["*"],  # Describe* actions have no resource type
+            ),
+            iam.PolicyStatement(
+                sid="VpcNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[
+                    stack.format_arn(service="ec2", resource="network-interface", resource_name="*"),
+                    *(
+                        stack.format_arn(service="ec2", resource="subnet", resource_name=s)
+                        for s in vpc.subnet_ids
+                    ),
+                    *(
+                        stack.format_arn(service="ec2", resource="security-group", resource_name=g)
+                        for g in vpc.security_group_ids
+                    ),
+                ],
+            ),
+        ]
+
+    @staticmethod
+    def _model_statements(scope: Construct, model: ModelProps) -> list[iam.PolicyStatement]:
+        stack = Stack.of(scope)
         statements: list[iam.PolicyStatement] = []
         match = _ECR_IMAGE.match(model.image)
         if match:
             region = stack.region if match["region"] == "${AWS::Region}" else match["region"]
+            account = (
+                dlc_account_mapping(scope).find_in_map(Aws.REGION, "account")
+                if match["account"] == "${" + DLC_ACCOUNT_VARIABLE + "}"
+                else match["account"]
+            )
             statements += [
                 iam.PolicyStatement(
                     sid="PullModelImage",
@@ -299,7 +453,7 @@ class AsyncInferenceEndpoint(Construct):
                         stack.format_arn(
                             service="ecr",
                             region=region,
-                            account=match["account"],
+                            account=account,
                             resource="repository",
                             resource_name=match["repository"],
                         )
@@ -323,3 +477,13 @@ class AsyncInferenceEndpoint(Construct):
                     )
                 )
         return statements
+
+
+def resolve_image(scope: Construct, image: str) -> str:
+    """The image URI with its ``${...}`` placeholders resolved at deploy time (``Fn::Sub``)."""
+    if "${" not in image:
+        return image
+    variables: dict[str, str] = {}
+    if "${" + DLC_ACCOUNT_VARIABLE + "}" in image:
+        variables[DLC_ACCOUNT_VARIABLE] = dlc_account_mapping(scope).find_in_map(Aws.REGION, "account")
+    return Fn.sub(image, variables or None)

@@ -13,7 +13,9 @@ from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from sagemaker_async_results.cdk.constructs._nag import acknowledge
 from sagemaker_async_results.cdk.constructs._props import check
+from sagemaker_async_results.cdk.constructs.queues import secure_queue
 
 __all__ = ["ResultTopics", "TopicProps"]
 
@@ -47,7 +49,10 @@ class ResultTopics(Construct):
     topic_props:
         Props of created topics; default :class:`TopicProps` ().
     email_subscriptions, https_subscriptions, sqs_subscription_queue_arns:
-        Extra subscriptions added to both topics; default none.
+        Extra subscriptions added to both topics; default none. They share one dead-letter queue
+        (:attr:`dead_letter_queue`, encrypted with ``encryption_key``): SNS discards a message once a
+        subscription's delivery policy is exhausted or its endpoint refuses it (a key or queue policy
+        change), unless the subscription has one.
     """
 
     def __init__(
@@ -74,6 +79,12 @@ class ResultTopics(Construct):
             problems.append("give either existing_error_topic or topic_props.error_topic_name, not both")
         problems += [f"https_subscriptions: expected https:// URL, received {u!r}" for u in https_subscriptions
                      if not u.startswith("https://")]  # fmt: skip
+        if (
+            email_subscriptions or https_subscriptions or sqs_subscription_queue_arns
+        ) and encryption_key is None:
+            problems.append(
+                "encryption_key: required with subscriptions (it encrypts their dead-letter queue)"
+            )
         check("ResultTopics", problems)
 
         self._created: list[sns.Topic] = []
@@ -83,15 +94,30 @@ class ResultTopics(Construct):
         self.error_topic = self._topic("Error", existing_error_topic, props.error_topic_name,
                                        encryption_key, props.display_name)  # fmt: skip
 
+        self.dead_letter_queue: sqs.Queue | None = None
+        if not (email_subscriptions or https_subscriptions or sqs_subscription_queue_arns):
+            return
+        assert encryption_key is not None
+        dlq = self.dead_letter_queue = secure_queue(
+            self, "SubscriptionsDeadLetterQueue", encryption_key=encryption_key
+        )
+        acknowledge(
+            dlq,
+            "SQS3",
+            "this queue is the dead-letter queue of the extra subscriptions (their RedrivePolicy); cdk-nag only "
+            "recognizes dead-letter queues named in an SQS RedrivePolicy",
+        )
         for topic in (self.success_topic, self.error_topic):
             for address in email_subscriptions:
-                topic.add_subscription(subs.EmailSubscription(address))
+                topic.add_subscription(subs.EmailSubscription(address, dead_letter_queue=dlq))
             for url in https_subscriptions:
-                topic.add_subscription(subs.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS))
+                topic.add_subscription(
+                    subs.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS, dead_letter_queue=dlq)
+                )
         for index, queue_arn in enumerate(sqs_subscription_queue_arns):
             queue = sqs.Queue.from_queue_arn(self, f"SubscribedQueue{index}", queue_arn)
             for topic in (self.success_topic, self.error_topic):
-                topic.add_subscription(subs.SqsSubscription(queue))
+                topic.add_subscription(subs.SqsSubscription(queue, dead_letter_queue=dlq))
 
     def _topic(
         self,
