@@ -13,6 +13,7 @@ from aws_cdk import region_info
 
 from sagemaker_async_results import contract
 from sagemaker_async_results.cdk.config import parse_context
+from sagemaker_async_results.cdk.constructs.recovery import notification_configuration
 from sagemaker_async_results.cdk.constructs.sagemaker_endpoint import has_instance_storage
 from tests.infrastructure.conftest import (
     ALARM_TOPIC,
@@ -213,26 +214,34 @@ def test_recovery_path(synth: SynthFn, name: str) -> None:
     queue = queues[queue_id]["Properties"]
     assert queue["DelaySeconds"] == 900
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
-    # S3 ObjectCreated events of SageMaker's object names only, to the recovery queue.
-    (notifications,) = resources_of(s, "Custom::S3BucketNotifications").values()
-    configs = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    # The created bucket's own notification configuration (no custom resource): ObjectCreated events of
+    # SageMaker's object names only, to the recovery queue, once the queue policy lets S3 send.
+    assert resources_of(s, "Custom::S3BucketNotifications") == {}
+    (bucket_id,) = [
+        k for k in resources_of(s, "AWS::S3::Bucket") if k.startswith("AsyncResultsStorageBucket")
+    ]
+    bucket = resources_of(s, "AWS::S3::Bucket")[bucket_id]
+    configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     filters = sorted(
-        tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["Key"]["FilterRules"])) for c in configs
+        tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["S3Key"]["Rules"])) for c in configs
     )
     assert filters == [
         (("prefix", "async-inference/failures/"), ("suffix", "-error.out")),
         (("prefix", "async-inference/outputs/"), ("suffix", ".out")),
     ]
-    assert {json.dumps(c["QueueArn"]) for c in configs} == {json.dumps({"Fn::GetAtt": [queue_id, "Arn"]})}
-    assert all(c["Events"] == ["s3:ObjectCreated:*"] for c in configs)
-    # The queue lets exactly this bucket send.
-    (bucket_id,) = [
-        k for k in resources_of(s, "AWS::S3::Bucket") if k.startswith("AsyncResultsStorageBucket")
+    assert {json.dumps(c["Queue"]) for c in configs} == {json.dumps({"Fn::GetAtt": [queue_id, "Arn"]})}
+    assert all(c["Event"] == "s3:ObjectCreated:*" for c in configs)
+    (policy_id,) = [
+        k for k in resources_of(s, "AWS::SQS::QueuePolicy") if k.startswith("AsyncResultsRecoveryQueuePolicy")
     ]
+    assert policy_id in bucket["DependsOn"]
     (allow,) = [st for st in _queue_policies(s)[queue_id] if st["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
     assert allow["Action"] == "sqs:SendMessage"
-    assert allow["Condition"]["ArnEquals"] == {"aws:SourceArn": {"Fn::GetAtt": [bucket_id, "Arn"]}}
+    assert allow["Condition"] == {
+        "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::*"]]}},
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    }
     # The recovery function consumes it with partial batch responses.
     (function_id,) = [
         k for k in resources_of(s, "AWS::Lambda::Function") if k.startswith("AsyncResultsRecoveryHandler")
@@ -253,11 +262,38 @@ def test_recovery_settings_and_existing_bucket(synth: SynthFn) -> None:
     (function,) = [f["Properties"] for k, f in resources_of(settings, "AWS::Lambda::Function").items()
                    if k.startswith("AsyncResultsRecoveryHandler")]  # fmt: skip
     assert function["Environment"]["Variables"][contract.RECOVERY_REQUIRE_SUBMITTED_RECORD] == "false"
-    # An existing bucket gets the notification through the same custom resource (not managed by the stack).
+    # An existing bucket gets the notification through CDK's custom resource, which keeps the bucket's
+    # other notifications; the queue policy names exactly that bucket.
     existing = synth("existing")
     (notifications,) = resources_of(existing, "Custom::S3BucketNotifications").values()
     assert notifications["Properties"]["BucketName"] == "my-existing-bucket"
     assert notifications["Properties"]["Managed"] is False
+    configs = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert len(configs) == 2
+    (queue_id,) = [
+        k for k in resources_of(existing, "AWS::SQS::Queue") if k.startswith("AsyncResultsRecoveryQueue")
+    ]
+    (allow,) = [st for st in _queue_policies(existing)[queue_id] if st["Effect"] == "Allow"]
+    assert json.dumps(allow["Condition"]["ArnEquals"]["aws:SourceArn"]).endswith(
+        ':s3:::my-existing-bucket"]]}'
+    )
+
+
+def test_notification_configuration_for_a_local_run() -> None:
+    """The same configuration in PutBucketNotificationConfiguration's shape (moto's CloudFormation ignores it)."""
+    config = notification_configuration("out/", "err/", "arn:aws:sqs:us-east-1:123456789012:recovery")
+    assert config == {
+        "QueueConfigurations": [
+            {
+                "QueueArn": "arn:aws:sqs:us-east-1:123456789012:recovery",
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {
+                    "Key": {"FilterRules": [{"Name": "prefix", "Value": p}, {"Name": "suffix", "Value": x}]}
+                },
+            }
+            for p, x in (("out/", ".out"), ("err/", "-error.out"))
+        ]
+    }
 
 
 def test_recovery_off(synth: SynthFn) -> None:

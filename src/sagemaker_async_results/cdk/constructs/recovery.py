@@ -15,16 +15,28 @@ destinations:
    (see :mod:`sagemaker_async_results.runtime.recovery`). Events it cannot handle move to the
    recovery dead-letter queue after ``max_receive_count`` receives; the alarms watch that queue.
 
-The S3 notification is written by CDK's bucket-notifications custom resource, which also works on an
-existing (imported) bucket and keeps the notifications others configured there. S3 allows one
-configuration per overlapping prefix/suffix and event type: an existing bucket that already sends
-``ObjectCreated`` events of these prefixes elsewhere makes the deployment fail (then switch recovery
-off, or let that consumer forward the events to the recovery queue).
+How the bucket gets its event notifications:
+
+- **a bucket this stack creates**: its own ``NotificationConfiguration`` (no custom resource, no
+  helper function). S3 checks the destination when it writes the configuration, so the bucket depends
+  on the queue policy; that policy therefore cannot name the bucket's ARN (a reference cycle) and
+  allows ``s3.amazonaws.com`` for buckets of this account (``aws:SourceAccount``). The recovery function
+  ignores events of any other bucket. The construct owns this bucket's notification configuration.
+- **an existing bucket**: CDK's bucket-notifications custom resource, which keeps the notifications
+  others configured there; the queue policy names exactly that bucket. S3 allows one configuration per
+  overlapping prefix/suffix and event type: an existing bucket that already sends ``ObjectCreated``
+  events of these prefixes elsewhere makes the deployment fail (then switch recovery off, or let that
+  consumer forward the events to the recovery queue).
+
+moto's CloudFormation ignores a bucket's ``NotificationConfiguration`` (and cannot run the custom
+resource without Docker): a local run configures the notification with
+``PutBucketNotificationConfiguration`` itself (:func:`notification_configuration` gives it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import jsii
 from aws_cdk import Duration, Stack
@@ -42,7 +54,13 @@ from sagemaker_async_results.cdk.constructs.encryption import EncryptionKey
 from sagemaker_async_results.cdk.constructs.queues import secure_queue
 from sagemaker_async_results.cdk.constructs.result_handler import ResultHandlerFunction
 
-__all__ = ["FAILURE_SUFFIX", "OUTPUT_SUFFIX", "QueueNotificationDestination", "ResultRecovery"]
+__all__ = [
+    "FAILURE_SUFFIX",
+    "OUTPUT_SUFFIX",
+    "QueueNotificationDestination",
+    "ResultRecovery",
+    "notification_configuration",
+]
 
 #: SageMaker's object names: ``<output prefix><inference id>.out``, ``<failure prefix><id>-error.out``.
 OUTPUT_SUFFIX = ".out"
@@ -66,7 +84,8 @@ class QueueNotificationDestination:
         self.queue = queue
         self.encryption = encryption
 
-    def bind(self, scope: Construct, bucket: IBucketRef) -> s3.BucketNotificationDestinationConfig:
+    def allow(self, scope: Construct, source_arn: str, operator: str = "ArnEquals") -> None:
+        """Queue and key policy statements that let S3 send events of ``source_arn`` buckets."""
         account = Stack.of(scope).account
         self.queue.add_to_resource_policy(
             iam.PolicyStatement(
@@ -75,7 +94,7 @@ class QueueNotificationDestination:
                 actions=["sqs:SendMessage"],
                 resources=[self.queue.queue_arn],
                 conditions={
-                    "ArnEquals": {"aws:SourceArn": bucket.bucket_ref.bucket_arn},
+                    operator: {"aws:SourceArn": source_arn},
                     "StringEquals": {"aws:SourceAccount": account},
                 },
             )
@@ -86,6 +105,9 @@ class QueueNotificationDestination:
             "s3.amazonaws.com",
             {"StringEquals": {"aws:SourceAccount": account}},
         )
+
+    def bind(self, scope: Construct, bucket: IBucketRef) -> s3.BucketNotificationDestinationConfig:
+        self.allow(scope, bucket.bucket_ref.bucket_arn)
         policy = self.queue.node.try_find_child("Policy")
         return s3.BucketNotificationDestinationConfig(
             arn=self.queue.queue_arn,
@@ -156,13 +178,39 @@ class ResultRecovery(Construct):
         self.delay = delay
 
         destination = QueueNotificationDestination(self.queue, encryption)
-        for prefix, suffix in ((output_prefix, OUTPUT_SUFFIX), (failure_prefix, FAILURE_SUFFIX)):
-            bucket.add_event_notification(
-                s3.EventType.OBJECT_CREATED,
-                destination,
-                s3.NotificationKeyFilter(prefix=prefix, suffix=suffix),
+        cfn_bucket = bucket.node.default_child if isinstance(bucket, s3.Bucket) else None
+        if isinstance(cfn_bucket, s3.CfnBucket):
+            any_bucket = Stack.of(self).format_arn(service="s3", region="", account="", resource="*")
+            destination.allow(self, any_bucket, "ArnLike")
+            configs = notification_configuration(output_prefix, failure_prefix, self.queue.queue_arn)
+            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+                queue_configurations=[
+                    s3.CfnBucket.QueueConfigurationProperty(
+                        event=config["Events"][0],
+                        queue=config["QueueArn"],
+                        filter=s3.CfnBucket.NotificationFilterProperty(
+                            s3_key=s3.CfnBucket.S3KeyFilterProperty(
+                                rules=[
+                                    s3.CfnBucket.FilterRuleProperty(name=rule["Name"], value=rule["Value"])
+                                    for rule in config["Filter"]["Key"]["FilterRules"]
+                                ]
+                            )
+                        ),
+                    )
+                    for config in configs["QueueConfigurations"]
+                ]
             )
-        self._acknowledge_notifications_handler()
+            policy = self.queue.node.try_find_child("Policy")
+            assert policy is not None
+            cfn_bucket.node.add_dependency(policy)  # S3 validates the destination when it is written
+        else:
+            for prefix, suffix in ((output_prefix, OUTPUT_SUFFIX), (failure_prefix, FAILURE_SUFFIX)):
+                bucket.add_event_notification(
+                    s3.EventType.OBJECT_CREATED,
+                    destination,
+                    s3.NotificationKeyFilter(prefix=prefix, suffix=suffix),
+                )
+            self._acknowledge_notifications_handler()
 
         self.function = function.function
         environment: Mapping[str, str] = {
@@ -191,3 +239,24 @@ class ResultRecovery(Construct):
                     "L1",
                     "runtime chosen by aws-cdk-lib for its bucket-notifications custom resource handler",
                 )
+
+
+def notification_configuration(output_prefix: str, failure_prefix: str, queue_arn: str) -> dict[str, Any]:
+    """The bucket notification configuration of recovery (``PutBucketNotificationConfiguration`` shape)."""
+    return {
+        "QueueConfigurations": [
+            {
+                "QueueArn": queue_arn,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {
+                    "Key": {
+                        "FilterRules": [
+                            {"Name": "prefix", "Value": prefix},
+                            {"Name": "suffix", "Value": suffix},
+                        ]
+                    }
+                },
+            }
+            for prefix, suffix in ((output_prefix, OUTPUT_SUFFIX), (failure_prefix, FAILURE_SUFFIX))
+        ]
+    }
