@@ -12,7 +12,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import IConstruct
 
-__all__ = ["acknowledge", "acknowledge_iam5_resource", "nag_text"]
+__all__ = ["acknowledge", "acknowledge_checkov", "acknowledge_iam5_resource", "nag_text"]
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
@@ -44,3 +44,20 @@ def nag_text(scope: IConstruct, value: str) -> str:
 def acknowledge_iam5_resource(scope: IConstruct, resource: str, reason: str) -> None:
     """Acknowledge the IAM5 finding of exactly one wildcard resource (given as in the policy)."""
     acknowledge(scope, f"IAM5[Resource::{nag_text(scope, resource)}]", reason)
+
+
+def acknowledge_checkov(resource: IConstruct, check_id: str, reason: str) -> None:
+    """Acknowledge one checkov finding on one CloudFormation resource, with its reason.
+
+    checkov reads ``Metadata.checkov.skip`` (``[{id, comment}]``) of a resource in a CloudFormation
+    template; the reason travels with the template, as cdk-nag's acknowledgements do. ``resource`` is
+    the ``CfnResource`` or a construct whose default child is one.
+    """
+    cfn = resource if isinstance(resource, cdk.CfnResource) else resource.node.default_child
+    if not isinstance(cfn, cdk.CfnResource):
+        raise TypeError(
+            f"{resource.node.path}: expected a CloudFormation resource to acknowledge {check_id} on"
+        )
+    current = cfn.get_metadata("checkov") or {}
+    skips = [s for s in current.get("skip", []) if s.get("id") != check_id]
+    cfn.add_metadata("checkov", {**current, "skip": [*skips, {"id": check_id, "comment": reason}]})

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from sagemaker_async_results.cdk.constructs._nag import acknowledge_checkov
 from sagemaker_async_results.cdk.constructs._props import check, exclusive, prefix_problem
 
 __all__ = ["OutputBucket", "OutputBucketProps"]
@@ -107,6 +108,10 @@ class OutputBucket(Construct):
                 lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(props.access_log_retention_days))],
                 removal_policy=props.removal_policy,
             )
+            acknowledge_checkov(logs_bucket, "CKV_AWS_18", "this is the access log bucket: logging its own "
+                                "access would log into itself")  # fmt: skip
+            acknowledge_checkov(logs_bucket, "CKV_AWS_21", "access logs are written once and expire by "
+                                "lifecycle; versions would only keep expired logs")  # fmt: skip
         self.access_logs_bucket = logs_bucket
 
         rules = [
@@ -141,6 +146,12 @@ class OutputBucket(Construct):
             server_access_logs_prefix="output-bucket/",
             lifecycle_rules=rules,
             removal_policy=props.removal_policy,
+        )
+        acknowledge_checkov(
+            self.bucket,
+            "CKV_AWS_21",
+            "SageMaker writes each result object once under its inference ID and lifecycle rules expire "
+            "them; versioning would keep every expired result (and its cost) for no reader",
         )
         self.created = True
 

@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsii
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnResource, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
@@ -48,7 +48,7 @@ from aws_cdk.interfaces.aws_s3 import IBucketRef
 from constructs import Construct
 
 from sagemaker_async_results import contract
-from sagemaker_async_results.cdk.constructs._nag import acknowledge
+from sagemaker_async_results.cdk.constructs._nag import acknowledge, acknowledge_checkov
 from sagemaker_async_results.cdk.constructs._props import check
 from sagemaker_async_results.cdk.constructs.encryption import EncryptionKey
 from sagemaker_async_results.cdk.constructs.queues import secure_queue
@@ -239,6 +239,18 @@ class ResultRecovery(Construct):
                     "L1",
                     "runtime chosen by aws-cdk-lib for its bucket-notifications custom resource handler",
                 )
+                for resource in child.node.find_all():
+                    if (
+                        isinstance(resource, CfnResource)
+                        and resource.cfn_resource_type == "AWS::Lambda::Function"
+                    ):
+                        for check_id in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"):
+                            acknowledge_checkov(
+                                resource,
+                                check_id,
+                                "aws-cdk-lib's bucket-notifications custom resource handler (runs at deployment "
+                                "only; not configurable)",
+                            )
 
 
 def notification_configuration(output_prefix: str, failure_prefix: str, queue_arn: str) -> dict[str, Any]:

@@ -15,7 +15,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from sagemaker_async_results import contract
-from sagemaker_async_results.cdk.constructs._nag import acknowledge, acknowledge_iam5_resource
+from sagemaker_async_results.cdk.constructs._nag import (
+    acknowledge,
+    acknowledge_checkov,
+    acknowledge_iam5_resource,
+)
 from sagemaker_async_results.cdk.constructs._props import check, prefix_problem
 from sagemaker_async_results.cdk.constructs.results_table import ResultsTable
 
@@ -66,6 +70,24 @@ _RETENTION_DAYS = dict(
     )
 )
 
+
+#: checkov findings a result-handler function has by design, each with its reason.
+CHECKOV_FUNCTION_REASONS = {
+    "CKV_AWS_115": "no reserved concurrency by default: a limit would throttle result routing (SNS and SQS "
+    "retry, but results wait); set reserved_concurrent_executions through function_props to cap it",
+    "CKV_AWS_116": "failures are kept elsewhere: direct mode has an on-failure destination (the dead-letter "
+    "queue, with more context than a function DLQ) and the SNS subscription's dead-letter queue; SQS-fed "
+    "functions (buffered mode, recovery) dead-letter through the queue's redrive policy",
+    "CKV_AWS_117": "the function calls only AWS APIs (S3, DynamoDB, SQS...); run it in a VPC with "
+    "function_props={'vpc': ...} when a handler needs private resources",
+    "CKV_AWS_173": "the environment holds names and ARNs only, no secrets; Lambda encrypts it at rest with "
+    "an AWS managed key",
+}
+#: Why log groups are not encrypted with the customer managed key.
+LOG_GROUP_KMS_REASON = (
+    "encrypted at rest by CloudWatch Logs; the logs hold result metadata (IDs, locations, reasons), no "
+    "payloads; a customer managed key would need a logs service grant in the key policy"
+)
 
 #: ``aws_lambda.Function`` props the runtime and the grants depend on: not overridable.
 FIXED_FUNCTION_PROPS = frozenset({"code", "handler", "runtime", "role", "architecture", "log_group"})
@@ -211,6 +233,13 @@ class ResultHandlerFunction(Construct):
         )
         props.update(overrides)
         self.function = lambda_.Function(self, "Function", **props)
+        for check_id, reason in CHECKOV_FUNCTION_REASONS.items():
+            if check_id == "CKV_AWS_117" and "vpc" in overrides:
+                continue
+            if check_id == "CKV_AWS_115" and "reserved_concurrent_executions" in overrides:
+                continue
+            acknowledge_checkov(self.function, check_id, reason)
+        acknowledge_checkov(self.log_group, "CKV_AWS_158", LOG_GROUP_KMS_REASON)
         self.timeout: Duration = props["timeout"]
         policy = self.role.node.try_find_child("DefaultPolicy")
         assert policy is not None  # holds the log, S3, table, key and X-Ray statements

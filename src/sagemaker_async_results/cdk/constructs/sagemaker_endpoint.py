@@ -15,7 +15,11 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from sagemaker_async_results.cdk.constructs._nag import acknowledge_iam5_resource, nag_text
+from sagemaker_async_results.cdk.constructs._nag import (
+    acknowledge_checkov,
+    acknowledge_iam5_resource,
+    nag_text,
+)
 from sagemaker_async_results.cdk.constructs._props import check, prefix_problem
 
 __all__ = [
@@ -365,6 +369,18 @@ class AsyncInferenceEndpoint(Construct):
         # Endpoint creation sends a TestNotification: the role's publish grant and the topics must exist.
         self.endpoint.node.add_dependency(self.policy)
         self.endpoint.node.add_dependency(self.log_group)
+        acknowledge_checkov(
+            self.log_group,
+            "CKV_AWS_158",
+            "encrypted at rest by CloudWatch Logs; the container's logs hold no secrets of this stack",
+        )
+        if self.model is not None:
+            acknowledge_checkov(
+                self.model,
+                "CKV_AWS_370",
+                "network isolation stays off: the sample model's container downloads its model from the "
+                "Hugging Face Hub at start (HF_MODEL_ID); a model whose artifact is in S3 can run isolated",
+            )
         for topic in (success_topic, error_topic):
             if isinstance(topic, Construct) and Stack.of(topic) is stack:
                 self.endpoint.node.add_dependency(topic)
