@@ -20,7 +20,7 @@ import recording_plugin
 from conftest import BUCKET, FAILURES, OUTPUTS, TABLE, Aws
 
 from sagemaker_async_results import contract
-from sagemaker_async_results.runtime import entrypoint, recovery
+from sagemaker_async_results.runtime import entrypoint, recovery, testing
 from sagemaker_async_results.runtime.errors import ConfigurationError
 
 OUTPUT_PREFIX = "async-inference/outputs/"
@@ -350,3 +350,30 @@ def test_bucket_notification_through_a_delayed_queue(env: Aws) -> None:
 
     assert recovery.handler(event, None) == {"batchItemFailures": []}
     assert calls_for("moto-1") == [{"handler": "success", "inferenceId": "moto-1", "body": b'{"n": 1}'}]
+
+
+# --- both delivery modes: the late notification in the event shape each mode delivers -----------------
+
+
+@pytest.mark.parametrize("mode", ["direct", "buffered"])
+def test_late_notification_after_recovery_is_a_duplicate_in_both_delivery_modes(env: Aws, mode: str) -> None:
+    inference_id = f"late-{mode}"
+    submitted(env, inference_id)
+    env.put_output(f"{inference_id}.out", b'{"score": 0.9}')
+    context = testing.lambda_context("recovery")
+    assert recovery.handler(s3_event(f"{OUTPUT_PREFIX}{inference_id}.out"), context) == {
+        "batchItemFailures": []
+    }
+
+    late = notification(inference_id)
+    if mode == "direct":  # SNS -> Lambda: the invocation returns the outcomes
+        response = entrypoint.handler(testing.sns_event(late), testing.lambda_context("success"))
+        assert [r["outcome"] for r in response["results"]] == ["duplicate"]
+    else:  # SNS -> SQS -> Lambda: nothing to retry
+        response = entrypoint.handler(testing.sqs_event(late), testing.lambda_context("success"))
+        assert response == {"batchItemFailures": []}
+    assert len(calls_for(inference_id)) == 1
+    record = env.record(inference_id)
+    assert record is not None
+    assert record[contract.ROUTING_ATTRIBUTE] == contract.ROUTING_ROUTED
+    assert record[contract.RECOVERED_ATTRIBUTE] is True
