@@ -86,10 +86,11 @@ def test_key_policy_names_services_only_and_roles_use_it_by_identity_grants(defa
         ("AllowS3EventNotificationsToEncryptedQueues", "s3.amazonaws.com"),
     ):
         assert statements[sid]["Principal"] == {"Service": service}
-        assert statements[sid]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
-        assert statements[sid]["Condition"] == {
-            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-        }
+        assert statements[sid]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]  # exact, no wildcard
+    account = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert statements["AllowCloudWatchAlarmsToEncryptedTopic"]["Condition"] == account
+    # S3's form is AWS's documented one; the recovery queue's policy limits the senders.
+    assert "Condition" not in statements["AllowS3EventNotificationsToEncryptedQueues"]
     # Every role of the pipeline (SageMaker and the three functions) uses the key by its own policy.
     granted = set()
     for policy in resources_of(default, "AWS::IAM::Policy").values():

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
         AsyncInferenceResults,
         AutoscalingProps,
         DeliveryProps,
+        EndpointVpcProps,
+        RecoveryProps,
     )
     from sagemaker_async_results.cdk.config import ConfigError, StackConfig, parse_context
     from sagemaker_async_results.cdk.constructs import (
@@ -40,6 +42,8 @@ _HOMES = {
     "AsyncInferenceResults": "sagemaker_async_results.cdk.async_inference_results",
     "AutoscalingProps": "sagemaker_async_results.cdk.async_inference_results",
     "DeliveryProps": "sagemaker_async_results.cdk.async_inference_results",
+    "EndpointVpcProps": "sagemaker_async_results.cdk.async_inference_results",
+    "RecoveryProps": "sagemaker_async_results.cdk.async_inference_results",
     "DEFAULT_MODEL": "sagemaker_async_results.cdk.async_inference_results",
     "add_aws_solutions_checks": "sagemaker_async_results.cdk.nag",
     "ConfigError": "sagemaker_async_results.cdk.config",
@@ -63,10 +67,12 @@ __all__ = [
     "ConfigError",
     "DeliveryProps",
     "EncryptionKeyProps",
+    "EndpointVpcProps",
     "EventBridgeDestination",
     "ModelProps",
     "OutputBucketProps",
     "PropsError",
+    "RecoveryProps",
     "ResultStoreDestination",
     "ResultsQueueDestination",
     "ResultsTableProps",

@@ -4,8 +4,10 @@ It composes the small constructs of :mod:`sagemaker_async_results.cdk.constructs
 ordering the system needs: a customer managed key, the output bucket, the success and error topics
 (publishable only by the endpoint's execution role), the endpoint, backlog autoscaling, the results
 table, the two result-handler functions (the runtime plus the user's handler folder, bundled at synth
-without Docker), their delivery (direct or buffered), the built-in destinations, alarms and a
-dashboard, and the stack outputs the client and the local run look up.
+without Docker), their delivery (direct or buffered), the recovery of results whose notification
+never arrives (S3 events -> a delayed queue -> a third function with the same code), the built-in
+destinations, alarms that notify an alarm topic, a dashboard, and the stack outputs the client and the
+local run look up.
 
 Example
 -------
@@ -153,8 +155,12 @@ class AsyncInferenceResults(Construct):
 
     Secure by default: one customer managed key (rotated) encrypts bucket, topics, queues and table;
     SSL-only bucket, topics and queues; topics publishable only by the execution role; functions granted
-    exact actions on their own prefix, table, key and destinations; nothing dropped (dead-letter queues,
-    alarms on them).
+    exact actions on their own prefix, table, key and destinations; nothing dropped: every subscription
+    and queue has a dead-letter queue, every dead-letter queue an alarm, every alarm notifies the alarm
+    topic, and a result whose notification never arrives is recovered from its S3 object.
+
+    Changing ``instance_type`` while ``autoscaling`` is on fails the update (the variant is a scaling
+    target): deploy once with ``autoscaling=None``, then with the new instance type and autoscaling.
 
     Parameters
     ----------

@@ -99,12 +99,11 @@ class QueueNotificationDestination:
                 },
             )
         )
-        # S3 encrypts event messages for the encrypted queue with its service principal.
-        self.encryption.allow_service(
-            "AllowS3EventNotificationsToEncryptedQueues",
-            "s3.amazonaws.com",
-            {"StringEquals": {"aws:SourceAccount": account}},
-        )
+        # S3 encrypts event messages for the encrypted queue with its service principal. The statement
+        # has AWS's documented form, without a source condition: S3's KMS requests for event
+        # notifications are not documented to carry aws:SourceAccount, and a condition they do not meet
+        # would drop every event silently. The queue policy above limits who may send.
+        self.encryption.allow_service("AllowS3EventNotificationsToEncryptedQueues", "s3.amazonaws.com")
 
     def bind(self, scope: Construct, bucket: IBucketRef) -> s3.BucketNotificationDestinationConfig:
         self.allow(scope, bucket.bucket_ref.bucket_arn)
