@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
 CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # aws_cdk imports 3x faster with bytecode; the machine may disable writing it.
@@ -10,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # Never let a stray profile or real credentials leak into local runs.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench clean
+.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench soak clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml src/sagemaker_async_results/runtime/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +19,18 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproje
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
+# checkov needs a boto3 older than the project's, so it lives in a virtual environment of its own.
+$(CHECKOV_VENV)/.installed: tools/checkov/requirements.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade "pip==25.3"
+	$(CHECKOV_VENV)/bin/pip install --quiet -r tools/checkov/requirements.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(BIN)/.installed node_modules/.installed
+setup: $(BIN)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
 
 lint: setup
 	$(BIN)/ruff check .
@@ -30,7 +38,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup lint
-	$(BIN)/python -m pytest
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 
 synth: setup
 	$(CDK) synth --quiet
@@ -39,7 +47,7 @@ validate: synth
 	$(BIN)/cfn-lint --non-zero-exit-code error -- cdk.out/*.template.json
 
 demo: setup
-	$(BIN)/python -m sagemaker_async_results.local.demo $(DEMO_ARGS)
+	$(BIN)/async-results demo $(DEMO_ARGS)
 
 # sdist + wheel of the library into dist/ (the sample app, tests and benchmarks are not in them).
 dist: setup
@@ -58,5 +66,10 @@ serve: setup
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Chaos soak on moto: 10,000 notifications per delivery mode, 10% of AWS calls failing (half after
+# effect), 5% duplicates, 1% poison; prints the accounting table (make test runs 300 per mode).
+soak: setup
+	$(BIN)/python -m bench.soak --json bench/results/soak.json $(SOAK_ARGS)
+
 clean:
-	rm -rf cdk.out .build dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .build dist build $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache
