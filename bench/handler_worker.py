@@ -31,9 +31,7 @@ def _throughput(config: dict[str, Any]) -> dict[str, Any]:
     from sagemaker_async_results.runtime.testing import lambda_context, sqs_event
 
     real = entrypoint.get_app()
-    without_store = ResultsApp(
-        settings=dataclasses.replace(real.settings, results_table=None)
-    )
+    without_store = ResultsApp(settings=dataclasses.replace(real.settings, results_table=None))
     handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {
         "project": real,
         "project_no_store": without_store,

@@ -9,6 +9,7 @@ SQS and EventBridge. Fewer examples: every one makes several moto calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from conftest import Aws
@@ -34,14 +35,16 @@ class RecordingApp(ResultsApp):
         super().__init__(settings=Settings.from_env(), routers=[router])
         self.seen: list[Outcome | BaseException] = []
 
-    def process(self, extract: Any, context: Any = None) -> Outcome:
+    def process_batch(
+        self, extracts: Sequence[Any], context: Any = None, *, concurrent: bool = True
+    ) -> list[Outcome | ResultError]:
         try:
-            outcome = super().process(extract, context)
-        except BaseException as exc:
+            outcomes = super().process_batch(extracts, context, concurrent=concurrent)
+        except BaseException as exc:  # the batch itself must never raise
             self.seen.append(exc)
             raise
-        self.seen.append(outcome)
-        return outcome
+        self.seen.extend(outcomes)
+        return outcomes
 
 
 messages = st.builds(

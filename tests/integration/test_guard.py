@@ -100,13 +100,16 @@ def test_refused_retry_is_explained_by_a_consistent_read_of_the_owner(
 
 
 def test_ambiguous_acquire_never_dead_letters_a_good_result(aws: Aws) -> None:
-    """The whole record path: every lock write answered with an error after taking effect."""
+    """The whole record path: every claim write answered with an error after taking effect."""
     app = entrypoint.get_app()
-    faults = Faults().install(app.clients.dynamodb).add("PutItem", times=ATTEMPTS - 1, after_effect=True)
+    faults = Faults().install(app.clients.dynamodb).add("UpdateItem", times=ATTEMPTS - 1, after_effect=True)
     message = notification(inference_id="amb-app", output_location=aws.put_output("amb.out", b"{}"))
     assert app(sqs_event([message]), lambda_context()) == {"batchItemFailures": []}
     assert [c["inferenceId"] for c in recording_plugin.CALLS] == ["amb-app"]
-    assert faults.calls["PutItem"] == ATTEMPTS
+    assert faults.calls["UpdateItem"] == ATTEMPTS + 1, "the claim's attempts, then one completion"
+    record = aws.record("amb-app")
+    assert record is not None
+    assert (record["routing"], record["routedStatuses"]) == ("Routed", ["Completed"])
     again = app(sqs_event([message]), lambda_context())
     assert again == {"batchItemFailures": []}
     assert len(recording_plugin.CALLS) == 1, "the redelivery is a duplicate, not routed again"
@@ -216,15 +219,15 @@ def test_app_locks_for_the_remaining_time_of_the_invocation(aws: Aws, dynamodb: 
 
     @router.on_success()
     def look_at_the_lock(result: Any) -> None:
-        seen.append(lock_item(dynamodb, ExactlyOnceGuard.key(result.inference_id, result.status)))
+        seen.append(lock_item(dynamodb, f"result#{result.inference_id}"))
 
     app = ResultsApp(settings=Settings.from_env(), routers=[router])
     message = notification(inference_id="t", output_location=aws.put_output("t.out", b"{}"))
     app.process(lambda: message, LambdaContext(timeout_ms=20_000))
     (item,) = seen
     assert item is not None
-    assert item["status"]["S"] == "INPROGRESS"
-    assert int(item["expiresAt"]["N"]) - time.time() == pytest.approx(20, abs=2)
+    assert item["routing"]["S"] == "InProgress"
+    assert int(item["lockExpiresAt"]["N"]) - time.time() == pytest.approx(20, abs=2)
 
 
 def test_concurrent_duplicate_is_retried_later_not_dropped(aws: Aws) -> None:

@@ -127,15 +127,58 @@ def test_routing_is_in_progress_while_handlers_run(aws: Aws) -> None:
     app(notification(inference_id="r4", output_location=aws.put_output("r4.out", b"{}")))
     (record,) = during
     assert record is not None
-    assert (record["routing"], record["routedTo"]) == ("InProgress", [])
-    assert record["status"] == "Completed", "the result store ran before the handlers"
+    assert (record["routing"], record["routedTo"]) == ("InProgress", ["resultStore"])
+    assert record["status"] == "Completed", "the claim stored the record before the handlers"
 
 
-def test_refused_payload_writes_no_routing_state(aws: Aws) -> None:
-    app = app_with(Flaky())
-    with pytest.raises(ResultError):
-        app(notification(inference_id="r5", output_location=f"{OUTPUTS}missing.out"))
+def test_refused_location_writes_nothing(aws: Aws) -> None:
+    flaky = Flaky()
+    app = app_with(flaky)
+    with pytest.raises(ResultError) as info:
+        app(notification(inference_id="r5", output_location="s3://another-bucket/secrets.out"))
+    assert info.value.reason == "LocationRefused"
     assert aws.record("r5") is None
+    assert flaky.seen == []
+
+
+def test_lazy_check_fails_a_missing_payload_when_a_handler_reads_it(aws: Aws) -> None:
+    app = app_with(lambda result: result.body())
+    with pytest.raises(ResultError) as info:
+        app(notification(inference_id="r8", output_location=f"{OUTPUTS}missing.out"))
+    assert info.value.reason == "PayloadNotFound"
+    record = aws.record("r8")
+    assert record is not None
+    assert (record["routing"], record["routedTo"]) == ("Failed", ["resultStore"])
+    assert record["routingError"]["reason"] == {"S": "PayloadNotFound"}
+    assert record["routingError"]["handler"] == {"S": HANDLER}
+
+
+def test_lazy_check_routes_a_missing_payload_no_handler_reads(aws: Aws) -> None:
+    """The documented trade-off: no S3 request by the handler; the caller's GetObject sees NoSuchKey."""
+    requests: list[str] = []
+    app = app_with(lambda result: None)
+    app.clients.s3.meta.events.register("before-call.s3.*", lambda model, **_: requests.append(model.name))
+    app(notification(inference_id="r9", output_location=f"{OUTPUTS}missing.out"))
+    record = aws.record("r9")
+    assert record is not None
+    assert record["routing"] == "Routed"
+    assert requests == []
+
+
+def test_head_check_fails_a_missing_payload_before_any_handler(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAYLOAD_CHECK", "head")
+    flaky = Flaky()
+    app = app_with(flaky)
+    with pytest.raises(ResultError) as info:
+        app(notification(inference_id="r10", output_location=f"{OUTPUTS}missing.out"))
+    assert info.value.reason == "PayloadNotFound"
+    assert flaky.seen == []
+    record = aws.record("r10")
+    assert record is not None
+    assert (record["routing"], record["routedTo"]) == ("Failed", ["resultStore"])
+    assert record["routingError"]["handler"] == {"S": "payloadCheck"}
 
 
 def test_without_result_store_no_record_is_written(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

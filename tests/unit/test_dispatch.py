@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
 from sagemaker_async_results.runtime.dispatch import Dispatcher, EventRecord, RecordOutcome, records_of
 from sagemaker_async_results.runtime.errors import (
-    DuplicateInProgressError,
     NotificationError,
     RecordsFailedError,
     ResultError,
@@ -62,43 +60,18 @@ def test_sqs_records_carry_their_message_ids() -> None:
     assert [r.item_id for r in records] == ["m1", None, None]
 
 
-def test_copy_that_met_its_twin_in_progress_is_tried_again_after_the_batch() -> None:
-    calls: list[str] = []
-    lock = threading.Lock()
-    twins = threading.Barrier(2, timeout=5)
-    state: dict[str, str] = {}
+def test_records_are_handed_over_together_and_paired_with_their_outcomes_in_order() -> None:
+    seen: list[tuple[list[str], bool]] = []
 
-    def process(extract: Any, context: Any) -> Outcome:
-        item = extract()
-        with lock:
-            calls.append(item)
-            first_round = len(calls) <= 2
-        if first_round:
-            twins.wait()  # both copies are in flight at once
-        with lock:
-            if state.get("x") == "done":
-                return Outcome("x", "duplicate")
-            if state.get("x") == "busy":
-                raise DuplicateInProgressError("busy", received=item, expected="no twin in progress")
-            state["x"] = "busy"
-        twins_done.wait()  # the twin has met the lock before this copy completes
-        state["x"] = "done"
-        return Outcome("x", "routed")
+    def process_batch(extracts: Any, context: Any, *, concurrent: bool) -> list[Outcome | ResultError]:
+        items = [extract() for extract in extracts]
+        seen.append((items, concurrent))
+        return [failure(i) if i == "bad" else Outcome(i, "routed") for i in items]
 
-    twins_done = threading.Barrier(2, timeout=5)
-
-    def twin_meets_lock(extract: Any, context: Any) -> Outcome:
-        try:
-            return process(extract, context)
-        except DuplicateInProgressError:
-            twins_done.wait()
-            raise
-
-    dispatcher = Dispatcher(twin_meets_lock, concurrency=2)
-    records = [EventRecord("m1", lambda: "m1"), EventRecord("m2", lambda: "m2")]
+    dispatcher = Dispatcher(process_batch)
+    records = [EventRecord("m1", lambda: "ok"), EventRecord("m2", lambda: "bad")]
     outcomes = dispatcher.route("sqs", records, None)
-    assert sorted(o.outcome.outcome for o in outcomes if isinstance(o.outcome, Outcome)) == [
-        "duplicate",
-        "routed",
-    ]
-    assert len(calls) == 3, "the copy that met its twin in progress ran once more"
+    assert [o.item_id for o in outcomes] == ["m1", "m2"]
+    assert Dispatcher.respond("sqs", outcomes) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    dispatcher.route("sns", [EventRecord(None, lambda: "ok")], None)
+    assert seen == [(["ok", "bad"], True), (["ok"], False)], "only an SQS batch is routed concurrently"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
@@ -90,14 +91,16 @@ class RecordingApp(ResultsApp):
         )
         self.seen: list[Outcome | BaseException] = []
 
-    def process(self, extract: Any, context: Any = None) -> Outcome:
+    def process_batch(
+        self, extracts: Sequence[Any], context: Any = None, *, concurrent: bool = True
+    ) -> list[Outcome | ResultError]:
         try:
-            outcome = super().process(extract, context)
-        except BaseException as exc:
+            outcomes = super().process_batch(extracts, context, concurrent=concurrent)
+        except BaseException as exc:  # the batch itself must never raise
             self.seen.append(exc)
             raise
-        self.seen.append(outcome)
-        return outcome
+        self.seen.extend(outcomes)
+        return outcomes
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,11 @@ Each job has its own module, readable alone:
 
 * :mod:`~sagemaker_async_results.runtime.plugins` — loading handler plugins (``HANDLER_MODULES``);
 * :mod:`~sagemaker_async_results.runtime.dispatch` — event shape, SQS batching, the response;
-* :mod:`~sagemaker_async_results.runtime.lifecycle` — one record: guard -> payload check ->
-  destinations -> handlers -> routing state;
-* :mod:`~sagemaker_async_results.runtime.guard` and :mod:`~sagemaker_async_results.runtime.routing_state`
-  — the two DynamoDB writers of the lifecycle.
+* :mod:`~sagemaker_async_results.runtime.lifecycle` — the records of an event: claim -> payload
+  check -> handlers, then the batch's notify-once destinations and completion;
+* :mod:`~sagemaker_async_results.runtime.record_guard` (result store on: the lock lives on the
+  result record) and :mod:`~sagemaker_async_results.runtime.guard` (result store off: a lock item)
+  — the exactly-once guards, the lifecycle's DynamoDB writers.
 
 This module only builds them from :class:`Settings` and :class:`Clients` and wraps the entry with
 the Powertools logger (Lambda context, cleared keys per invocation) and tracer.
@@ -21,15 +22,16 @@ from typing import Any
 from sagemaker_async_results.runtime.clients import Clients
 from sagemaker_async_results.runtime.destinations import Destination, ResultStore, build_destinations
 from sagemaker_async_results.runtime.dispatch import Dispatcher
+from sagemaker_async_results.runtime.errors import ResultError
 from sagemaker_async_results.runtime.guard import ExactlyOnceGuard
 from sagemaker_async_results.runtime.lifecycle import Outcome, RecordLifecycle
 from sagemaker_async_results.runtime.models import InferenceResultNotification
 from sagemaker_async_results.runtime.observability import logger, tracer
 from sagemaker_async_results.runtime.payloads import LocationGuard
 from sagemaker_async_results.runtime.plugins import load_routers
+from sagemaker_async_results.runtime.record_guard import RecordGuard
 from sagemaker_async_results.runtime.result import InferenceResult
 from sagemaker_async_results.runtime.router import Router
-from sagemaker_async_results.runtime.routing_state import RoutingState
 from sagemaker_async_results.runtime.settings import Settings
 
 __all__ = ["Outcome", "ResultsApp", "load_routers"]
@@ -72,10 +74,12 @@ class ResultsApp:
         self.before: list[Destination]
         self.after: list[Destination]
         self.before, self.after = build_destinations(self.settings, self.clients)
-        #: ``None`` without a results table: duplicates are then routed again (documented).
-        self.exactly_once = self._build_guard()
-        #: Writes ``routing``/``routingError``/``routedTo`` when the result store is active.
-        self.routing_state = self._build_routing_state()
+        store = next((d for d in self.before if isinstance(d, ResultStore)), None)
+        #: Result store on: the claim stores the record and locks it, the completion marks it Routed.
+        self.record_guard = self._build_record_guard() if store is not None else None
+        #: Result store off, results table set: a separate lock item. ``None`` without a results
+        #: table: duplicates are then routed again (documented).
+        self.exactly_once = self._build_guard() if store is None else None
         self.lifecycle = RecordLifecycle(
             settings=self.settings,
             router=self.router,
@@ -84,10 +88,11 @@ class ResultsApp:
             locations=self.guard,
             s3_client=lambda: self.clients.s3,
             exactly_once=self.exactly_once,
-            routing_state=self.routing_state,
+            record_guard=self.record_guard,
+            store=store,
         )
         # ``self.process`` (not the lifecycle's): a subclass that wraps ``process`` sees every record.
-        self.dispatcher = Dispatcher(self.process, concurrency=self.settings.batch_concurrency)
+        self.dispatcher = Dispatcher(self.process_batch)
         self._entry: Callable[[Any, Any], dict[str, Any]] = logger.inject_lambda_context(clear_state=True)(
             tracer.capture_lambda_handler(self._dispatch)
         )
@@ -105,6 +110,12 @@ class ResultsApp:
         """Route one record; ``extract`` returns its message. See :mod:`~sagemaker_async_results.runtime.lifecycle`."""
         return self.lifecycle.process(extract, context)
 
+    def process_batch(
+        self, extracts: Sequence[Callable[[], Any]], context: Any = None, *, concurrent: bool = True
+    ) -> list[Outcome | ResultError]:
+        """Route the records of one event; one outcome or structured error per record, in order."""
+        return self.lifecycle.process_batch(extracts, context, concurrent=concurrent)
+
     def build_result(self, notification: InferenceResultNotification) -> InferenceResult:
         """The result object for a notification (nothing is read yet)."""
         return self.lifecycle.build_result(notification)
@@ -119,12 +130,6 @@ class ResultsApp:
             ttl_seconds=self.settings.idempotency_ttl_seconds,
         )
 
-    def _build_routing_state(self) -> RoutingState | None:
-        if not any(d.name == ResultStore.name for d in (*self.before, *self.after)):
-            return None
+    def _build_record_guard(self) -> RecordGuard:
         assert self.settings.results_table
-        return RoutingState(
-            table=self.settings.results_table,
-            dynamodb=lambda: self.clients.dynamodb,
-            ttl_seconds=self.settings.result_ttl_days * 86400,
-        )
+        return RecordGuard(table=self.settings.results_table, dynamodb=lambda: self.clients.dynamodb)

@@ -2,9 +2,9 @@
 
 The event's shape decides (docs/ARCHITECTURE.md):
 
-* SQS event (buffered mode): records are routed concurrently, up to ``BATCH_CONCURRENCY`` at
-  once, and the response is a partial batch response naming each failed record by its
-  ``messageId``. A record that has no ``messageId`` (not an object, or a hand-made event) cannot
+* SQS event (buffered mode): records are routed together (concurrently, up to
+  ``BATCH_CONCURRENCY`` at once, with batch calls for what they share), and the response is a
+  partial batch response naming each failed record by its ``messageId``. A record that has no ``messageId`` (not an object, or a hand-made event) cannot
   be named: it is reported with an empty ``itemIdentifier``, which Lambda takes as the whole batch
   failing, so nothing is dropped; the records that were routed are recognised as duplicates when
   the batch comes back (with a results table).
@@ -12,27 +12,34 @@ The event's shape decides (docs/ARCHITECTURE.md):
   the invocation raises when any failed, so Lambda retries the event and finally hands it to its
   on-failure destination.
 
-Nothing here knows what routing a record means: it is handed ``process(extract, context)``.
+Nothing here knows what routing a record means: it is handed
+``process_batch(extracts, context, concurrent=...)``, which returns one outcome or structured
+error per record, in order.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sagemaker_async_results.runtime.envelopes import EventKind, detect, sns_record_message, sqs_item
-from sagemaker_async_results.runtime.errors import DuplicateInProgressError, RecordsFailedError, ResultError
+from sagemaker_async_results.runtime.errors import RecordsFailedError, ResultError
 
 if TYPE_CHECKING:
     from sagemaker_async_results.runtime.lifecycle import Outcome
 
 #: Returns one record's message, or raises a structured error when its envelope is bad.
 Extract = Callable[[], Any]
-#: Routes one record: the record lifecycle.
-Process = Callable[[Extract, Any], "Outcome"]
+
+
+class ProcessBatch(Protocol):
+    """Routes the records of one event: the record lifecycle."""
+
+    def __call__(
+        self, extracts: Sequence[Extract], context: Any, *, concurrent: bool
+    ) -> list[Outcome | ResultError]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +76,17 @@ def _raise(error: Exception) -> Any:
 
 
 class Dispatcher:
-    """Runs the records of an event through ``process`` and builds the invocation's response.
+    """Runs the records of an event through ``process_batch`` and builds the invocation's response.
 
     Parameters
     ----------
-    process
-        Routes one record (``extract``, Lambda context) -> outcome; raises ``ResultError`` on failure.
-    concurrency
-        Records of an SQS batch routed at once (threads: the work is waiting on AWS calls).
+    process_batch
+        Routes the records of one event (``extracts``, Lambda context, ``concurrent``) -> one outcome
+        or structured error per record; ``concurrent`` is true for an SQS batch.
     """
 
-    def __init__(self, process: Process, *, concurrency: int) -> None:
-        self._process = process
-        self._concurrency = concurrency
-        self._pool: ThreadPoolExecutor | None = None
+    def __init__(self, process_batch: ProcessBatch) -> None:
+        self._process_batch = process_batch
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         kind, records = records_of(event)
@@ -90,10 +94,7 @@ class Dispatcher:
 
     def route(self, kind: EventKind, records: Sequence[EventRecord], context: Any) -> list[RecordOutcome]:
         """Route every record; failures are returned, not raised, each with its record's identifier."""
-        if kind == "sqs":
-            outcomes = self._concurrently([r.extract for r in records], context)
-        else:
-            outcomes = [self._run(r.extract, context) for r in records]
+        outcomes = self._process_batch([r.extract for r in records], context, concurrent=kind == "sqs")
         return [RecordOutcome(r.item_id, o) for r, o in zip(records, outcomes, strict=True)]
 
     @staticmethod
@@ -112,22 +113,3 @@ class Dispatcher:
         if errors:
             raise RecordsFailedError(errors)
         return {"results": [o.outcome.to_dict() for o in outcomes if not isinstance(o.outcome, ResultError)]}
-
-    def _run(self, extract: Extract, context: Any) -> Outcome | ResultError:
-        try:
-            return self._process(extract, context)
-        except ResultError as err:
-            return err
-
-    def _concurrently(self, extractors: Sequence[Extract], context: Any) -> list[Outcome | ResultError]:
-        if min(self._concurrency, len(extractors)) <= 1:
-            return [self._run(extract, context) for extract in extractors]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="record")
-        outcomes = list(self._pool.map(lambda extract: self._run(extract, context), extractors))
-        # The same notification twice in one batch: the copy that met the other in progress is tried
-        # again now that the first is done, so it is recognised as a duplicate instead of retried later.
-        return [
-            self._run(extract, context) if isinstance(outcome, DuplicateInProgressError) else outcome
-            for extract, outcome in zip(extractors, outcomes, strict=True)
-        ]

@@ -92,6 +92,8 @@ class Lock:
     key: str
     inference_id: str
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: Steps an earlier attempt completed before it failed (its ``routedTo``): not run again.
+    resume: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

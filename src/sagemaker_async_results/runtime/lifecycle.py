@@ -1,28 +1,46 @@
-"""The record lifecycle: what happens to one record, from its message to its outcome.
+"""The record lifecycle: what happens to the records of one event, from their messages to their outcomes.
 
-1. parse and validate the message (a ``TestNotification`` is acknowledged and ignored);
-2. **exactly-once guard** (:mod:`~sagemaker_async_results.runtime.guard`): take the result's lock,
-   or learn it was routed already (``duplicate``), or that another attempt holds it (the record
-   fails and is retried later);
-3. **payload check**: the location is allowed and the object exists (``HeadObject``, no body read);
-4. **destinations before handlers** (the result store), then **user handlers**, then the
-   **notify-once destinations**, each step recorded when it returns;
-5. **routing state** on the result record (:mod:`~sagemaker_async_results.runtime.routing_state`):
-   ``InProgress`` before step 4, ``Routed`` after it, ``Failed`` with the error and the step's name
-   when a step raised; the lock is then completed, or released so the retry can route.
+Per record (the records of an SQS batch concurrently, ``BATCH_CONCURRENCY``):
+
+1. parse and validate the message (a ``TestNotification`` is acknowledged and ignored); the
+   payload's location is checked against ``READABLE_LOCATIONS`` (no S3 call): a refused location
+   or a ``Completed`` notification without output fails the record before anything is written;
+2. **exactly-once claim**. With the result store on (the default), one conditional ``UpdateItem``
+   stores the result record, sets ``routing = InProgress`` and takes the lock on the record itself
+   (:mod:`~sagemaker_async_results.runtime.record_guard`); without it, a separate lock item
+   (:mod:`~sagemaker_async_results.runtime.guard`). The claim says: go on, ``duplicate`` (routed
+   already), or another attempt holds it (the record fails and is retried later). Two copies of
+   one result in one batch: the second waits for the first and takes its outcome;
+3. **payload check** (``PAYLOAD_CHECK``): ``lazy`` (default) reads nothing here, the payload is
+   read when a handler asks for it; ``head`` checks that an S3-resident object exists (``HeadObject``);
+4. **user handlers** (and any other before-handlers destination).
+
+Then, for the records of the event that got through step 4, together:
+
+5. **notify-once destinations**, one destination after the other, each with its batch API where it
+   has one (SQS ``SendMessageBatch``, EventBridge ``PutEvents``, Kinesis ``PutRecords``); an entry
+   the service refused fails only its own record;
+6. **completion**: ``routing = Routed`` with ``routedTo`` and the lock completed, for the whole
+   batch in one ``TransactWriteItems`` (one ``UpdateItem`` for a lone record). A record never counts
+   as routed before every one of its sends returned.
+
+A step that raised writes ``routing = Failed`` with the error and the step's name, and gives the
+lock up so the retry can route.
 
 Handler error policy: an exception from a user handler goes to the exception handler registered
 for its class, if any (returning normally marks it handled, and the handler counts as completed);
 otherwise it fails the record as ``HandlerFailed`` (a structured error the handler raised, such as
 ``UndecodableContent``, keeps its reason). Every failure is logged once, structured, counted in the
-``RecordErrors`` metric, and raised as a :class:`~sagemaker_async_results.runtime.errors.ResultError`.
+``RecordErrors`` metric, and returned as a :class:`~sagemaker_async_results.runtime.errors.ResultError`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -30,11 +48,12 @@ from sagemaker_async_results.contract import ROUTED_TO_ATTRIBUTE
 from sagemaker_async_results.runtime.envelopes import parse_message
 from sagemaker_async_results.runtime.errors import (
     DestinationError,
+    DuplicateInProgressError,
     HandlerError,
     PayloadNotFoundError,
     ResultError,
 )
-from sagemaker_async_results.runtime.guard import AlreadyRouted, lock_seconds
+from sagemaker_async_results.runtime.guard import AlreadyRouted, Lock, lock_seconds
 from sagemaker_async_results.runtime.models import InferenceResultNotification, TestNotification
 from sagemaker_async_results.runtime.observability import emit, logger, tracer
 from sagemaker_async_results.runtime.payloads import LocationGuard, Payload, decode_inline
@@ -44,15 +63,19 @@ from sagemaker_async_results.runtime.router import Route
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from sagemaker_async_results.runtime.destinations import Destination
+    from sagemaker_async_results.runtime.destinations import Destination, ResultStore
     from sagemaker_async_results.runtime.guard import ExactlyOnceGuard
+    from sagemaker_async_results.runtime.record_guard import RecordGuard
     from sagemaker_async_results.runtime.router import Router
-    from sagemaker_async_results.runtime.routing_state import RoutingState
     from sagemaker_async_results.runtime.settings import Settings
 
 #: Fields of a TestNotification worth logging (its extra fields are the sender's, of any size).
 DECLARED_TEST_FIELDS = {"event_name", "event_source", "event_version"}
+#: Step name in ``routingError.handler`` when the ``head`` payload check failed.
+PAYLOAD_CHECK_STEP = "payloadCheck"
 _LOG_KEYS = ["correlation_id", "inference_id", "endpoint_name", "status"]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +91,30 @@ class Outcome:
         return {"inferenceId": self.inference_id, "outcome": self.outcome, "routedTo": self.routed_to}
 
 
+@dataclass(slots=True)
+class _Routing:
+    """A record whose handlers returned, waiting for the batch's notify-once destinations."""
+
+    result: InferenceResult
+    lock: Lock | None
+    routed_to: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Copy:
+    """A second copy of a result earlier in the same batch: it takes that copy's outcome."""
+
+    leader: int
+    result: InferenceResult
+
+
 class RecordLifecycle:
-    """Routes one record at a time (safe to call from several threads at once).
+    """Routes the records of one event (safe to call from several threads at once).
 
     Parameters
     ----------
     settings
-        Payload limit and metrics namespace.
+        Payload limit, payload check, metrics namespace, batch concurrency.
     router
         The merged router of every plugin.
     before, after
@@ -84,9 +124,10 @@ class RecordLifecycle:
     s3_client
         Callable returning the S3 client (called only when a payload is in S3).
     exactly_once
-        The exactly-once guard; ``None`` without a results table (duplicates are routed again).
-    routing_state
-        Writer of the result record's routing state; ``None`` unless the result store is active.
+        The separate-item exactly-once guard (result store off); ``None`` otherwise.
+    record_guard, store
+        The exactly-once guard on the result record and the result store whose record its claim
+        writes (both or neither: the default deployment has both).
     """
 
     def __init__(
@@ -99,7 +140,8 @@ class RecordLifecycle:
         locations: LocationGuard,
         s3_client: Callable[[], S3Client],
         exactly_once: ExactlyOnceGuard | None,
-        routing_state: RoutingState | None,
+        record_guard: RecordGuard | None = None,
+        store: ResultStore | None = None,
     ) -> None:
         self.settings = settings
         self.router = router
@@ -108,11 +150,68 @@ class RecordLifecycle:
         self.locations = locations
         self._s3_client = s3_client
         self.exactly_once = exactly_once
-        self.routing_state = routing_state
+        self.record_guard = record_guard if store is not None else None
+        self.store = store if record_guard is not None else None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
-    # -- one record -----------------------------------------------------------------------------
+    # -- the event ------------------------------------------------------------------------------
     def process(self, extract: Callable[[], Any], context: Any = None) -> Outcome:
         """Process one record; ``extract`` returns its message (raising on a bad envelope)."""
+        (outcome,) = self.process_batch([extract], context)
+        if isinstance(outcome, ResultError):
+            raise outcome
+        return outcome
+
+    def process_batch(
+        self, extracts: Sequence[Callable[[], Any]], context: Any = None, *, concurrent: bool = True
+    ) -> list[Outcome | ResultError]:
+        """Process the records of one event; returns one outcome or structured error per record, in order."""
+        leaders: dict[tuple[str, str], int] = {}
+        leaders_lock = threading.Lock()
+
+        def front(item: tuple[int, Callable[[], Any]]) -> Outcome | ResultError | _Routing | _Copy:
+            index, extract = item
+            return self._front(index, extract, context, leaders, leaders_lock)
+
+        fronts = self._map(front, list(enumerate(extracts)), concurrent=concurrent)
+        routing = [(i, f) for i, f in enumerate(fronts) if isinstance(f, _Routing)]
+        finished = self._finish([f for _, f in routing], concurrent=concurrent)
+        outcomes: list[Outcome | ResultError | _Routing | _Copy] = list(fronts)
+        for (index, _), done in zip(routing, finished, strict=True):
+            outcomes[index] = done
+        return [self._copy_outcome(o, outcomes) if isinstance(o, _Copy) else o for o in outcomes]  # type: ignore[misc]
+
+    def build_result(self, notification: InferenceResultNotification) -> InferenceResult:
+        """The result object for a notification (nothing is read yet)."""
+        inline: bytes | None = None
+        body = notification.response_body
+        if body is not None and body.content is not None:
+            inline = decode_inline(body.content, body.encoding, inference_id=notification.inference_id)
+        rp = notification.response_parameters
+        if notification.invocation_status == "Completed":
+            location = rp.output_location if rp else None
+        else:
+            location = rp.failure_location if rp else None
+        payload = Payload(
+            inline=inline,
+            location=location,
+            guard=self.locations,
+            s3_client=self._s3_client,
+            max_bytes=self.settings.max_payload_bytes,
+            inference_id=notification.inference_id,
+        )
+        return InferenceResult(notification, payload)
+
+    # -- one record, up to its handlers ----------------------------------------------------------
+    def _front(
+        self,
+        index: int,
+        extract: Callable[[], Any],
+        context: Any,
+        leaders: dict[tuple[str, str], int],
+        leaders_lock: threading.Lock,
+    ) -> Outcome | ResultError | _Routing | _Copy:
         inference_id: str | None = None
         endpoint = ""
         try:
@@ -136,84 +235,25 @@ class RecordLifecycle:
                 status=notification.invocation_status,
             )
             result = self.build_result(notification)
-            outcome = self._route_once(result, context)
-            self._emit_result_metrics(result, outcome)
-            return outcome
+            if self.record_guard is not None or self.exactly_once is not None:
+                with leaders_lock:
+                    leader = leaders.setdefault((result.inference_id, result.status), index)
+                if leader != index:
+                    return _Copy(leader, result)
+            self._check_reference(result)
+            return self._claim_and_handle(result, context)
         except ResultError as err:
-            err.inference_id = err.inference_id or inference_id
-            logger.error(f"record failed: {err.message}", extra=err.to_log())
-            self._emit(
-                {"endpointName": endpoint, "reason": err.reason}, {"RecordErrors": (1, MetricUnit.Count)}
-            )
-            raise
+            return self._failed(err, inference_id, endpoint)
         except Exception as exc:
-            unexpected = ResultError(
-                f"unexpected {type(exc).__name__}: {exc}",
-                received=repr(exc),
-                expected="no unexpected error",
-                inference_id=inference_id,
-            )
-            logger.exception(f"record failed: {unexpected.message}", extra=unexpected.to_log())
-            self._emit(
-                {"endpointName": endpoint, "reason": unexpected.reason},
-                {"RecordErrors": (1, MetricUnit.Count)},
-            )
-            raise unexpected from exc
+            return self._unexpected(exc, inference_id, endpoint)
         finally:
             logger.thread_safe_remove_keys(_LOG_KEYS)
 
-    def build_result(self, notification: InferenceResultNotification) -> InferenceResult:
-        """The result object for a notification (nothing is read yet)."""
-        inline: bytes | None = None
-        body = notification.response_body
-        if body is not None and body.content is not None:
-            inline = decode_inline(body.content, body.encoding, inference_id=notification.inference_id)
-        rp = notification.response_parameters
-        if notification.invocation_status == "Completed":
-            location = rp.output_location if rp else None
-        else:
-            location = rp.failure_location if rp else None
-        payload = Payload(
-            inline=inline,
-            location=location,
-            guard=self.locations,
-            s3_client=self._s3_client,
-            max_bytes=self.settings.max_payload_bytes,
-            inference_id=notification.inference_id,
-        )
-        return InferenceResult(notification, payload)
-
-    # -- exactly once ---------------------------------------------------------------------------
-    def _route_once(self, result: InferenceResult, context: Any) -> Outcome:
-        if self.exactly_once is None:
-            return Outcome(result.inference_id, "routed", self._route(result))
-        claim = self.exactly_once.acquire(
-            result.inference_id, result.status, lock_seconds=lock_seconds(context)
-        )
-        if isinstance(claim, AlreadyRouted):
-            logger.info(
-                "duplicate notification: already routed, skipped", extra={"routed_to": claim.routed_to}
-            )
-            return Outcome(result.inference_id, "duplicate", claim.routed_to)
-        try:
-            routed_to = self._route(result)
-        except BaseException:
-            self.exactly_once.release(claim)
-            raise
-        try:
-            self.exactly_once.complete(claim, routed_to)
-        except ResultError as err:
-            # The result went everywhere: failing the record now would route it again once the lock
-            # expires. Keep the outcome and say loudly that a later duplicate may be routed again.
-            logger.error("routed, but the exactly-once lock was not completed", extra=err.to_log())
-        return Outcome(result.inference_id, "routed", routed_to)
-
-    # -- routing --------------------------------------------------------------------------------
-    @tracer.capture_method(capture_response=False)
-    def _route(self, result: InferenceResult) -> list[str]:
-        """Payload check, then every step in order; returns the names of the steps that completed."""
+    def _check_reference(self, result: InferenceResult) -> None:
+        """What needs no AWS call: an allowed location, and an output for a Completed result."""
         if result.has_payload:
-            result.size()  # location guard + existence check (HeadObject), no body read
+            if not result.payload.is_inline and result.payload.location is not None:
+                self.locations.check(result.payload.location, inference_id=result.inference_id)
         elif result.succeeded:
             raise PayloadNotFoundError(
                 "a Completed notification without output",
@@ -221,53 +261,210 @@ class RecordLifecycle:
                 expected="responseParameters.outputLocation or an inline responseBody",
                 inference_id=result.inference_id,
             )
-        routes = self.router.resolve(result)
-        if not routes:
-            logger.info("no user handler matches this result (not an error)")
-        steps: list[Destination | Route] = [
-            *(d for d in self.before if d.applies(result)),
-            *routes,
-            *(d for d in self.after if d.applies(result)),
-        ]
-        routed_to: list[str] = []  # only what ran to completion
-        if self.routing_state is not None:
-            self.routing_state.in_progress(result.inference_id)
-        for step in steps:
-            try:
-                if isinstance(step, Route):
-                    self._run_handler(step, result)
-                else:
-                    self._send(step, result, routed_to)
-            except ResultError as err:
-                self._record_failure(result, routed_to, err, step.name)
-                raise
-            routed_to.append(step.name)
-        if self.routing_state is not None:
-            try:
-                self.routing_state.routed(result.inference_id, routed_to)
-            except ResultError as err:
-                # Everything ran: failing the record would run it all again. The record keeps saying
-                # InProgress; the log line says why.
-                logger.error(
-                    "routed, but the result record's routing state was not updated", extra=err.to_log()
-                )
-        logger.info("result routed", extra={"routed_to": routed_to})
-        return routed_to
 
-    def _send(self, destination: Destination, result: InferenceResult, routed_to: list[str]) -> None:
-        """One destination; ``routedTo`` in the record it gets is what completed before it."""
-        record = {**result.to_record(), ROUTED_TO_ATTRIBUTE: list(routed_to)}
+    @tracer.capture_method(capture_response=False)
+    def _claim_and_handle(self, result: InferenceResult, context: Any) -> Outcome | _Routing:
+        routed_to: list[str] = []
+        claim: Lock | AlreadyRouted | None = None
+        seconds = lock_seconds(context)
+        if self.record_guard is not None and self.store is not None:
+            values = self.store.attribute_values(result, result.to_record())
+            claim = self.record_guard.claim(
+                result.inference_id, result.status, values, lock_seconds=seconds, routed_to=[self.store.name]
+            )
+            routed_to.append(self.store.name)
+        elif self.exactly_once is not None:
+            claim = self.exactly_once.acquire(result.inference_id, result.status, lock_seconds=seconds)
+        if isinstance(claim, AlreadyRouted):
+            logger.info(
+                "duplicate notification: already routed, skipped", extra={"routed_to": claim.routed_to}
+            )
+            outcome = Outcome(result.inference_id, "duplicate", claim.routed_to)
+            self._emit_result_metrics(result, outcome)
+            return outcome
+        routing = _Routing(result, claim, routed_to)
+        resume = set(claim.resume) if isinstance(claim, Lock) else set()
+        if resume:
+            logger.info(
+                "an earlier attempt failed: steps it completed are not run again",
+                extra={"resume": sorted(resume)},
+            )
+        step = PAYLOAD_CHECK_STEP
         try:
-            destination.send(result, record)
-        except ResultError:
+            if self.settings.payload_check == "head" and result.has_payload:
+                result.size()  # HeadObject: the object exists (and its size), no body read
+            routes = self.router.resolve(result)
+            if not routes:
+                logger.info("no user handler matches this result (not an error)")
+            steps: list[Destination | Route] = [
+                *(d for d in self.before if d.applies(result) and d is not self.store),
+                *routes,
+            ]
+            for current in steps:
+                step = current.name
+                if step in resume:
+                    routing.routed_to.append(step)
+                    continue
+                if isinstance(current, Route):
+                    self._run_handler(current, result)
+                else:
+                    error = self._send_one(current, result, routing.routed_to)
+                    if error is not None:
+                        raise error
+                routing.routed_to.append(current.name)
+        except BaseException as exc:
+            error = exc if isinstance(exc, ResultError) else None
+            self._abandon(routing, error, step)
             raise
-        except Exception as exc:
-            raise DestinationError(
-                f"destination {destination.name} raised {type(exc).__name__}: {exc}",
-                received=repr(exc),
-                expected="the destination returns normally or raises a structured error",
+        return routing
+
+    # -- the batch, after its handlers ----------------------------------------------------------
+    def _finish(self, routings: list[_Routing], *, concurrent: bool) -> list[Outcome | ResultError]:
+        """Notify-once destinations and completion for every record that got through its handlers."""
+        errors: dict[int, ResultError] = {}
+        for destination in self.after:
+            group: list[int] = []
+            for i, routing in enumerate(routings):
+                if i in errors:
+                    continue
+                if routing.lock is not None and destination.name in routing.lock.resume:
+                    routing.routed_to.append(destination.name)
+                    continue
+                try:
+                    if destination.applies(routing.result):
+                        group.append(i)
+                except Exception as exc:
+                    errors[i] = self._destination_error(destination, routing.result, exc)
+                    self._abandon(routing, errors[i], destination.name)
+            if not group:
+                continue
+            sent = self._send_many(destination, [routings[i] for i in group], concurrent=concurrent)
+            for i, error in zip(group, sent, strict=True):
+                if error is None:
+                    routings[i].routed_to.append(destination.name)
+                else:
+                    errors[i] = error
+                    self._abandon(routings[i], error, destination.name)
+        done = [routing for i, routing in enumerate(routings) if i not in errors]
+        self._complete(done)
+        outcomes: list[Outcome | ResultError] = []
+        for i, routing in enumerate(routings):
+            result = routing.result
+            with _record_keys(result):
+                if i in errors:
+                    outcomes.append(self._failed(errors[i], result.inference_id, result.endpoint_name))
+                    continue
+                logger.info("result routed", extra={"routed_to": routing.routed_to})
+                outcome = Outcome(result.inference_id, "routed", routing.routed_to)
+                self._emit_result_metrics(result, outcome)
+                outcomes.append(outcome)
+        return outcomes
+
+    def _complete(self, done: list[_Routing]) -> None:
+        """Mark routed: never fails a record (everything ran; failing would run it all again)."""
+        if self.record_guard is not None:
+            self.record_guard.complete_many(
+                [(r.lock, r.result.status, r.routed_to) for r in done if r.lock is not None]
+            )
+            return
+        for routing in done:
+            result = routing.result
+            if self.exactly_once is not None and routing.lock is not None:
+                try:
+                    self.exactly_once.complete(routing.lock, routing.routed_to)
+                except ResultError as err:
+                    # The result went everywhere: failing the record now would route it again once the
+                    # lock expires. Keep the outcome and say loudly that a later duplicate may be routed again.
+                    with _record_keys(result):
+                        logger.error(
+                            "routed, but the exactly-once lock was not completed", extra=err.to_log()
+                        )
+
+    def _abandon(self, routing: _Routing, error: ResultError | None, step: str) -> None:
+        """A step failed: record it on the result record and give the lock up so the retry can route."""
+        if self.record_guard is not None and routing.lock is not None:
+            if error is not None:
+                self.record_guard.fail(routing.lock, routing.routed_to, error, step)
+            else:  # not a structured error (e.g. KeyboardInterrupt): still give the lock up
+                self.record_guard.fail(
+                    routing.lock,
+                    routing.routed_to,
+                    ResultError("interrupted", received=step, expected="the step returns"),
+                    step,
+                )
+            return
+        if self.exactly_once is not None and routing.lock is not None:
+            self.exactly_once.release(routing.lock)
+
+    def _copy_outcome(self, copy: _Copy, outcomes: Sequence[Any]) -> Outcome | ResultError:
+        leader = outcomes[copy.leader]
+        result = copy.result
+        with _record_keys(result):
+            if isinstance(leader, Outcome):
+                logger.info(
+                    "duplicate notification: the same result earlier in this batch, skipped",
+                    extra={"routed_to": leader.routed_to},
+                )
+                outcome = Outcome(result.inference_id, "duplicate", list(leader.routed_to))
+                self._emit_result_metrics(result, outcome)
+                return outcome
+            error = DuplicateInProgressError(
+                "the same result earlier in this batch failed: this copy is retried with it",
+                received={"failedWith": getattr(leader, "reason", "unknown")},
+                expected="the first copy of the result routed",
                 inference_id=result.inference_id,
-            ) from exc
+            )
+            return self._failed(error, result.inference_id, result.endpoint_name)
+
+    # -- destinations and handlers --------------------------------------------------------------
+    def _send_many(
+        self, destination: Destination, routings: list[_Routing], *, concurrent: bool
+    ) -> list[ResultError | None]:
+        """One destination for several records: its batch API when it has one, else one send each."""
+        send_batch = getattr(destination, "send_batch", None)
+        if send_batch is None or len(routings) == 1:
+            return self._map(
+                lambda r: self._send_one(destination, r.result, r.routed_to), routings, concurrent=concurrent
+            )
+        items = [(r.result, self._record(r.result, r.routed_to)) for r in routings]
+        try:
+            answers = send_batch(items)
+        except Exception as exc:
+            return [self._destination_error(destination, r.result, exc) for r in routings]
+        return [
+            a
+            if a is None or isinstance(a, ResultError)
+            else self._destination_error(destination, r.result, a)
+            for a, r in zip(answers, routings, strict=True)
+        ]
+
+    def _send_one(
+        self, destination: Destination, result: InferenceResult, routed_to: list[str]
+    ) -> ResultError | None:
+        """One destination for one record; ``routedTo`` in the record it gets is what completed before it."""
+        try:
+            destination.send(result, self._record(result, routed_to))
+        except Exception as exc:
+            return self._destination_error(destination, result, exc)
+        return None
+
+    @staticmethod
+    def _record(result: InferenceResult, routed_to: list[str]) -> dict[str, Any]:
+        return {**result.to_record(), ROUTED_TO_ATTRIBUTE: list(routed_to)}
+
+    @staticmethod
+    def _destination_error(destination: Destination, result: InferenceResult, exc: Any) -> ResultError:
+        if isinstance(exc, ResultError):
+            return exc
+        error = DestinationError(
+            f"destination {destination.name} raised {type(exc).__name__}: {exc}",
+            received=repr(exc),
+            expected="the destination returns normally or raises a structured error",
+            inference_id=result.inference_id,
+        )
+        if isinstance(exc, BaseException):
+            error.__cause__ = exc
+        return error
 
     def _run_handler(self, route: Route, result: InferenceResult) -> None:
         try:
@@ -297,17 +494,27 @@ class RecordLifecycle:
                 extra={"handler": route.name, "error_type": type(exc).__name__, "error": str(exc)},
             )
 
-    def _record_failure(
-        self, result: InferenceResult, routed_to: list[str], err: ResultError, step: str
-    ) -> None:
-        if self.routing_state is None:
-            return
-        try:
-            self.routing_state.failed(result.inference_id, routed_to, err, step)
-        except ResultError as again:  # the record's own error is what gets reported
-            logger.error("cannot record the routing failure on the result record", extra=again.to_log())
+    # -- failures, metrics, threads -------------------------------------------------------------
+    def _failed(self, err: ResultError, inference_id: str | None, endpoint: str) -> ResultError:
+        err.inference_id = err.inference_id or inference_id
+        logger.error(f"record failed: {err.message}", extra=err.to_log())
+        self._emit({"endpointName": endpoint, "reason": err.reason}, {"RecordErrors": (1, MetricUnit.Count)})
+        return err
 
-    # -- metrics --------------------------------------------------------------------------------
+    def _unexpected(self, exc: Exception, inference_id: str | None, endpoint: str) -> ResultError:
+        unexpected = ResultError(
+            f"unexpected {type(exc).__name__}: {exc}",
+            received=repr(exc),
+            expected="no unexpected error",
+            inference_id=inference_id,
+        )
+        unexpected.__cause__ = exc
+        logger.exception(f"record failed: {unexpected.message}", extra=unexpected.to_log())
+        self._emit(
+            {"endpointName": endpoint, "reason": unexpected.reason}, {"RecordErrors": (1, MetricUnit.Count)}
+        )
+        return unexpected
+
     def _emit_result_metrics(self, result: InferenceResult, outcome: Outcome) -> None:
         dimensions = {"endpointName": result.endpoint_name, "status": result.status}
         if outcome.outcome == "duplicate":
@@ -326,3 +533,30 @@ class RecordLifecycle:
             emit(self.settings.metrics_namespace, dimensions, values)
         except Exception:
             logger.exception("cannot emit metrics", extra={"metrics": list(values)})
+
+    def _map(self, fn: Callable[[_T], _R], items: Sequence[_T], *, concurrent: bool) -> list[_R]:
+        """``fn`` over ``items``, up to ``BATCH_CONCURRENCY`` at once when ``concurrent``."""
+        if not concurrent or min(self.settings.batch_concurrency, len(items)) <= 1:
+            return [fn(item) for item in items]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.settings.batch_concurrency, thread_name_prefix="record")
+        return list(self._pool.map(fn, items))
+
+
+class _record_keys:
+    """The record's log keys on this thread for a block (the batch steps run outside the record's thread)."""
+
+    def __init__(self, result: InferenceResult) -> None:
+        self._result = result
+
+    def __enter__(self) -> None:
+        logger.thread_safe_append_keys(
+            correlation_id=self._result.inference_id,
+            inference_id=self._result.inference_id,
+            endpoint_name=self._result.endpoint_name,
+            status=self._result.status,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        logger.thread_safe_remove_keys(_LOG_KEYS)

@@ -26,6 +26,12 @@ DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 #: Records of one SQS batch routed at once (threads: the work is waiting on AWS calls).
 DEFAULT_BATCH_CONCURRENCY = 10
 DEFAULT_HANDLER_MODULES = ("handlers",)
+#: ``lazy`` (default): an S3-resident payload is read only when a handler asks for it, so a missing
+#: object fails the record only if a handler reads it; ``head``: every S3-resident payload is checked
+#: with ``HeadObject`` before handlers run (one more S3 request per result), so a missing or refused
+#: object fails the record even when no handler reads it. See :class:`Settings`.
+PAYLOAD_CHECK_ENV = getattr(names, "PAYLOAD_CHECK", "PAYLOAD_CHECK")
+PAYLOAD_CHECKS = ("lazy", "head")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,9 @@ class Settings:
     delivery_mode: Literal["direct", "buffered"] = "direct"
     idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
     batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY
+    #: Existence check of S3-resident payloads (``PAYLOAD_CHECK``): ``lazy`` costs no S3 request
+    #: unless a handler reads the payload; ``head`` adds a ``HeadObject`` per S3-resident result.
+    payload_check: Literal["lazy", "head"] = "lazy"
     metrics_namespace: str = field(default=names.METRICS_NAMESPACE)
     #: The variables the settings were read from; destinations read their own ones here. Settings built
     #: directly (tests, benchmarks) have none, so only the result store can be on (it needs a table).
@@ -134,6 +143,11 @@ class Settings:
             problems.append(f"{names.DELIVERY_MODE}={mode!r}: expected direct or buffered")
             mode = "direct"
 
+        check = (text(PAYLOAD_CHECK_ENV) or "lazy").lower()
+        if check not in PAYLOAD_CHECKS:
+            problems.append(f"{PAYLOAD_CHECK_ENV}={check!r}: expected lazy or head")
+            check = "lazy"
+
         settings = cls(
             results_bucket=bucket,
             readable_locations=tuple(locations),
@@ -146,6 +160,7 @@ class Settings:
                 names.IDEMPOTENCY_TTL_SECONDS, DEFAULT_IDEMPOTENCY_TTL_SECONDS
             ),
             batch_concurrency=positive_int(names.BATCH_CONCURRENCY, DEFAULT_BATCH_CONCURRENCY),
+            payload_check="head" if check == "head" else "lazy",
             metrics_namespace=text("POWERTOOLS_METRICS_NAMESPACE") or names.METRICS_NAMESPACE,
             environment=MappingProxyType(dict(env)),
         )
@@ -159,4 +174,5 @@ class Settings:
 
 
 def _all_names() -> list[str]:
-    return [value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)]
+    found = [value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)]
+    return found if PAYLOAD_CHECK_ENV in found else [*found, PAYLOAD_CHECK_ENV]

@@ -9,6 +9,10 @@ construct counterpart in :mod:`sagemaker_async_results.cdk.destinations`.
 Each sender has a ``name`` (written to ``routedTo``), ``applies(result)`` and
 ``send(result, record)`` where ``record`` is the result record (camelCase fields, see
 docs/ARCHITECTURE.md). A failed ``send`` raises a structured error and fails the record.
+A notify-once destination may also have ``send_batch(items) -> list[ResultError | None]`` for
+the records of one batch (``items``: ``(result, record)`` pairs): the lifecycle then makes one call
+for the batch (SQS ``SendMessageBatch``, EventBridge ``PutEvents``, Kinesis ``PutRecords``), and an
+entry the service refused fails only its own record.
 
 Modules here import neither boto3 nor Powertools at import time: the CDK app imports them for the
 variable names, and the Lambda function imports them during its cold start.

@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from sagemaker_async_results import contract
+from sagemaker_async_results.runtime.destinations._batch import EntryFailure, entry_error, send_entries
 from sagemaker_async_results.runtime.destinations._env import text
-from sagemaker_async_results.runtime.errors import AwsCallError
+from sagemaker_async_results.runtime.errors import AwsCallError, ResultError
 from sagemaker_async_results.runtime.payloads import aws_error
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ SOURCE = "sagemaker.async-results"
 DETAIL_TYPE = "SageMaker Async Inference Result"
 #: Name of the event bus to put results on; absent or blank switches the destination off.
 BUS_NAME_ENV = contract.EVENT_BUS_NAME
+#: EventBridge limits of one PutEvents call: entries, and bytes of all entries together.
+MAX_BATCH_ENTRIES = 10
+MAX_BATCH_BYTES = 262_144
 
 
 class EventBridgeDestination:
@@ -55,14 +59,52 @@ class EventBridgeDestination:
     def applies(self, result: InferenceResult) -> bool:
         return True
 
-    def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
-        entry = {
+    def _entry(self, result: InferenceResult, record: dict[str, Any]) -> dict[str, Any]:
+        return {
             "Source": SOURCE,
             "DetailType": DETAIL_TYPE,
             "Detail": json.dumps(record),
             "EventBusName": self._bus,
             "Resources": [loc for loc in (result.output_location, result.failure_location) if loc],
         }
+
+    def send_batch(self, items: Sequence[tuple[InferenceResult, dict[str, Any]]]) -> list[ResultError | None]:
+        """One event per result in ``PutEvents`` calls of up to 10; a failure per result (``None``: put)."""
+        if len(items) == 1:
+            try:
+                self.send(*items[0])
+            except ResultError as err:
+                return [err]
+            return [None]
+        entries = [self._entry(result, record) for result, record in items]
+        # EventBridge's entry size: Source, DetailType, Detail and the resources' lengths.
+        sizes = [
+            len(e["Source"])
+            + len(e["DetailType"])
+            + len(e["Detail"].encode())
+            + sum(map(len, e["Resources"]))
+            for e in entries
+        ]
+
+        def call(batch: list[dict[str, Any]]) -> list[EntryFailure | None]:
+            response = self._clients.events.put_events(Entries=batch)  # type: ignore[arg-type]
+            return [
+                EntryFailure(answer.get("ErrorCode", ""), answer.get("ErrorMessage", ""))
+                if answer.get("ErrorCode")
+                else None
+                for answer in response["Entries"]
+            ]
+
+        outcomes = send_entries(
+            entries, sizes=sizes, max_entries=MAX_BATCH_ENTRIES, max_bytes=MAX_BATCH_BYTES, call=call
+        )
+        return [
+            entry_error(outcome, result.inference_id, "EventBridge.PutEvents")
+            for outcome, (result, _) in zip(outcomes, items, strict=True)
+        ]
+
+    def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
+        entry = self._entry(result, record)
         try:
             response = self._clients.events.put_events(Entries=[entry])  # type: ignore[list-item]
         except Exception as exc:

@@ -7,11 +7,12 @@ applications) read every result of the endpoint as a stream.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from sagemaker_async_results.runtime.destinations._batch import EntryFailure, entry_error, send_entries
 from sagemaker_async_results.runtime.destinations._env import text
-from sagemaker_async_results.runtime.errors import ConfigurationError
+from sagemaker_async_results.runtime.errors import ConfigurationError, ResultError
 from sagemaker_async_results.runtime.payloads import aws_error
 
 if TYPE_CHECKING:
@@ -23,10 +24,15 @@ if TYPE_CHECKING:
 STREAM_ARN_ENV = "RESULTS_STREAM_ARN"
 #: Kinesis' limit on a partition key (Unicode characters).
 MAX_PARTITION_KEY_LENGTH = 256
+#: Kinesis limits of one PutRecords call: records, and bytes of data and partition keys together.
+MAX_BATCH_ENTRIES = 500
+MAX_BATCH_BYTES = 5 * 1024 * 1024
 
 
 class KinesisDestination:
-    """Puts the result record on a Kinesis data stream (``PutRecord``, partition key = inference ID).
+    """Puts the result record on a Kinesis data stream (partition key = inference ID).
+
+    ``PutRecord`` for a lone result, ``PutRecords`` for the results of a batch.
 
     Parameters
     ----------
@@ -68,3 +74,37 @@ class KinesisDestination:
             )
         except Exception as exc:
             raise aws_error(exc, operation="Kinesis.PutRecord", inference_id=result.inference_id) from exc
+
+    def send_batch(self, items: Sequence[tuple[InferenceResult, dict[str, Any]]]) -> list[ResultError | None]:
+        """One record per result in ``PutRecords`` calls; a failure per result (``None``: put)."""
+        if len(items) == 1:
+            try:
+                self.send(*items[0])
+            except ResultError as err:
+                return [err]
+            return [None]
+        entries: list[dict[str, Any]] = [
+            {
+                "Data": json.dumps(record).encode(),
+                "PartitionKey": result.inference_id[:MAX_PARTITION_KEY_LENGTH],
+            }
+            for result, record in items
+        ]
+        sizes = [len(e["Data"]) + len(e["PartitionKey"].encode()) for e in entries]
+
+        def call(batch: list[dict[str, Any]]) -> list[EntryFailure | None]:
+            response = self._clients.client("kinesis").put_records(StreamARN=self._stream_arn, Records=batch)
+            return [
+                EntryFailure(answer.get("ErrorCode", ""), answer.get("ErrorMessage", ""))
+                if answer.get("ErrorCode")
+                else None
+                for answer in response["Records"]
+            ]
+
+        outcomes = send_entries(
+            entries, sizes=sizes, max_entries=MAX_BATCH_ENTRIES, max_bytes=MAX_BATCH_BYTES, call=call
+        )
+        return [
+            entry_error(outcome, result.inference_id, "Kinesis.PutRecords")
+            for outcome, (result, _) in zip(outcomes, items, strict=True)
+        ]

@@ -74,7 +74,8 @@ class ResultStore:
     def applies(self, result: InferenceResult) -> bool:
         return True
 
-    def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
+    def attribute_values(self, result: InferenceResult, record: dict[str, Any]) -> dict[str, Any]:
+        """The record's attributes as DynamoDB values (also written by the exactly-once claim)."""
         values = dict(record)
         values["handledTime"] = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         values[contract.TABLE_TTL_ATTRIBUTE] = int(time.time()) + self._ttl_seconds
@@ -82,6 +83,10 @@ class ResultStore:
             # At most 128 KB (SageMaker's inline limit), well inside DynamoDB's 400 KB item limit:
             # a caller holding the record needs no S3 request at all.
             values[contract.INLINE_BODY_ATTRIBUTE] = result.raw()
+        return {key: _attr(value) for key, value in values.items()}
+
+    def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
+        values = self.attribute_values(result, record)
         names = {f"#a{i}": key for i, key in enumerate(values)}
         expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values)))
         try:
@@ -90,7 +95,7 @@ class ResultStore:
                 Key=result_key(result.inference_id),
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":v{i}": _attr(v) for i, v in enumerate(values.values())},
+                ExpressionAttributeValues={f":v{i}": v for i, v in enumerate(values.values())},
             )
         except Exception as exc:
             raise aws_error(exc, operation="DynamoDB.UpdateItem", inference_id=result.inference_id) from exc
