@@ -5,7 +5,7 @@ environment's pinned packages); ``make demo`` runs the bundled asset.
 
 The deployed code asset gets one extra plugin module next to the app's own handlers (:data:`PROBE`), as a
 user's app would ship it: a handler registered on the endpoint's template name, and one that raises for
-results carrying the custom attribute ``probe=raise``.
+results carrying the custom attribute ``probe=raise``, and one that reads the output for ``probe=read``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ def on_named_endpoint(result: InferenceResult) -> None:
 @router.on_success("*", attributes={{"probe": "raise"}})
 def raise_when_asked(result: InferenceResult) -> None:
     raise RuntimeError("probe handler refuses results marked probe=raise")
+
+
+@router.on_success("*", attributes={{"probe": "read"}})
+def read_output(result: InferenceResult) -> None:
+    """Reads the output, so a missing or refused output location fails routing."""
+    result.payload.read()
 '''
 #: Names the probe's handlers get in ``routedTo``.
 NAMED_HANDLER = f"handlers.{PROBE_MODULE}.on_named_endpoint"

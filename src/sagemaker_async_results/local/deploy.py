@@ -304,7 +304,12 @@ class LocalDeployer:
                 reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}" for e in events[:10]]
                 raise DeployError(f"stack {stack_name} ended in {status}: {reasons}")
             if time.monotonic() > deadline:
-                raise DeployError(f"stack {stack_name} still {status} after {timeout}s")
+                events = self._cfn.describe_stack_events(StackName=stack_name)["StackEvents"]
+                last = [f"{e['LogicalResourceId']} {e['ResourceStatus']}" for e in events[:5]]
+                raise DeployError(
+                    f"stack {stack_name} still {status} after {timeout}s (the emulator may have failed "
+                    f"a resource without saying so); last events: {last}"
+                )
             time.sleep(0.2)
 
     # -- gaps of the emulator -------------------------------------------------------------------------
