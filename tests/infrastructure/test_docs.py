@@ -48,7 +48,8 @@ def test_example_app_synthesizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
 def test_context_reference_is_generated_from_the_model() -> None:
     start, end = "<!-- context-reference:start -->", "<!-- context-reference:end -->"
-    assert start in DOC and end in DOC
+    assert start in DOC
+    assert end in DOC
     table = DOC[DOC.index(start) + len(start) : DOC.index(end)]
     assert table.strip() == context_reference_markdown().strip(), (
         "README context table is stale: paste context_reference_markdown()'s output between the markers"
