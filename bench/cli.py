@@ -92,12 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     if counts.quick:
         _log("QUICK run: tiny counts and baseline delays scaled x0.1; the numbers are NOT comparable")
     runners: dict[str, Callable[[], tuple[list[Row], dict[str, Any]]]] = {}
-    from bench import cold_start, memory, throughput, time_to_result
+    from bench import cold_start, cost, fake_aws, memory, throughput, time_to_result
 
     runners["cold_start"] = lambda: cold_start.run(counts, _log)
     runners["throughput"] = lambda: _combine(
         handlers=throughput.run_throughput(counts, _log),
         handlers_with_latency=throughput.run_throughput(counts, _log, latency_ms=AWS_LIKE_LATENCY_MS),
+        fake_aws=fake_aws.run(counts, _log),
         cpu=throughput.run_cpu(counts, _log),
     )
     runners["memory"] = lambda: memory.run(counts, _log)
@@ -119,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
             durations[case] = round(time.monotonic() - case_started, 1)
         rows.extend(case_rows)
         extras[case] = extra
+    if "throughput" in extras:  # derived from the measured counts: no run of its own
+        try:
+            # A table in latest.md and the JSON's cases.cost (not rows: no samples, no target).
+            _, extras["cost"] = cost.run(
+                extras["throughput"]["fake_aws"], _ttr_rows(rows) if "time_to_result" in extras else None
+            )
+        except Exception as exc:
+            errors["cost"] = f"{type(exc).__name__}: {exc}"
+            _log(f"cost FAILED:\n{traceback.format_exc()}")
     meta = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": time.monotonic() - clock,
@@ -132,10 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         "errors": errors,
     }
     order = {case: index for index, case in enumerate(CASES)}
-    rows.sort(key=lambda row: order.get("throughput" if row.case == "cpu_cost" else row.case, 99))
+    rows.sort(key=lambda row: order.get("throughput" if row.case in ("cpu_cost", "cost") else row.case, 99))
     write(args.out, rows, meta, extras)
     print(table(rows))
     return 1 if errors else 0
+
+
+def _ttr_rows(rows: list[Row]) -> dict[str, Any]:
+    return {"rows": [row.to_json() for row in rows if row.case == "time_to_result"]}
 
 
 def _combine(**parts: tuple[list[Row], dict[str, Any]]) -> tuple[list[Row], dict[str, Any]]:

@@ -1,12 +1,14 @@
 """Subprocess of the throughput case: times handlers batch by batch, alternating, in one process.
 
-Run as ``python -m bench.handler_worker throughput|cpu CONFIG.json RESULT.json``. stdout is discarded
+Run as ``python -m bench.handler_worker throughput|fake|cpu CONFIG.json RESULT.json``. stdout is discarded
 by the parent (the runtime's JSON logs and EMF metrics go there, as they go to CloudWatch in Lambda);
 results are written to ``RESULT.json``.
 
 - ``throughput``: the real handler as deployed (``entrypoint.get_app()`` from the function's
   environment: result store + idempotency + SQS destination), the same with result store and
   idempotency off (SQS destination only), and :mod:`bench.naive`; each gets the same batches.
+- ``fake``: the same three handlers on a fake AWS answering from memory, 10 ms per call
+  (:mod:`bench.fake_aws`).
 - ``cpu``: no AWS at all (no table, no destination, inline bodies, an S3 client that fails if
   called): parse + model + route per notification, and the whole record path of ``ResultsApp``.
 """
@@ -123,7 +125,12 @@ def _cpu(config: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     mode, config_path, result_path = argv
     config = json.loads(Path(config_path).read_text())
-    result = _throughput(config) if mode == "throughput" else _cpu(config)
+    if mode == "fake":
+        from bench.fake_aws import measure
+
+        result = measure(config)
+    else:
+        result = _throughput(config) if mode == "throughput" else _cpu(config)
     Path(result_path).write_text(json.dumps(result))
 
 

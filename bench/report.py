@@ -20,6 +20,7 @@ CASE_TITLES = {
     "cpu_cost": "2. CPU per notification",
     "cold_start": "3. Cold start",
     "memory": "4. Memory",
+    "cost": "5. Cost per million results",
 }
 
 
@@ -66,6 +67,10 @@ def _value(value: float, unit: str) -> str:
         return f"{value:.0f}/s"
     if unit == "us/notification":
         return f"{value:.1f} µs"
+    if unit == "USD per million results":
+        return f"${value:,.2f}"
+    if unit == "calls":
+        return f"{value:g}"
     if unit == "ms":
         return f"{value:.0f} ms"
     if unit == "MiB":
@@ -105,7 +110,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
+def markdown(rows: list[Row], meta: dict[str, Any], extras: dict[str, Any] | None = None) -> str:
     m = meta["machine"]
     header = [
         "<!-- written by `python -m bench`; do not edit -->",
@@ -119,7 +124,9 @@ def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
     ]
     notes = [f"- {row.name}: {row.note}" for row in rows if row.note]
     errors = [f"- **{case} failed**: {error}" for case, error in meta.get("errors", {}).items()]
-    return "\n".join(header + notes + errors) + "\n"
+    cost = (extras or {}).get("cost")
+    tail = ["", "Cost per million results:", "", cost["markdown"], "", cost["note"]] if cost else []
+    return "\n".join(header + notes + errors + tail) + "\n"
 
 
 def plot(path: Path, ttr: dict[str, Any], quick: bool) -> None:
@@ -173,7 +180,7 @@ def write(out: Path, rows: list[Row], meta: dict[str, Any], extras: dict[str, An
     document = {"meta": meta, "rows": [row.to_json() for row in rows], "cases": extras}
     paths = [out / "latest.json", out / "latest.md"]
     paths[0].write_text(json.dumps(document, indent=2, default=str) + "\n")
-    paths[1].write_text(markdown(rows, meta))
+    paths[1].write_text(markdown(rows, meta, extras))
     if "time_to_result" in extras:
         png = out / "time_to_result.png"
         plot(png, extras["time_to_result"], bool(meta["quick"]))

@@ -138,17 +138,17 @@ def run_throughput(counts: Counts, log: Log, latency_ms: float = 0.0) -> tuple[l
     size = int(result["batchSize"])
     times: dict[str, list[float]] = result["batchSeconds"]
     project = _rate_row(
-        f"this project as deployed (result store + idempotency + SQS destination){suffix}",
+        f"this project as deployed (result store + exactly-once + SQS destination){suffix}",
         times["project"],
         size,
-        "per record: DynamoDB PutItem + UpdateItem (idempotency), UpdateItem (result store), SQS SendMessage; "
-        "inline body, so no S3",
+        "per batch of 10: 10 DynamoDB UpdateItem (claim + result record), 1 TransactWriteItems (completion), "
+        "1 SQS SendMessageBatch; inline body, so no S3",
     )
     no_store = _rate_row(
-        f"this project, result store and idempotency off (SQS destination only){suffix}",
+        f"this project, result store and exactly-once off (SQS destination only){suffix}",
         times["project_no_store"],
         size,
-        "per record: SQS SendMessage only",
+        "per batch of 10: 1 SQS SendMessageBatch",
     )
     naive = _rate_row(
         f"naive per-record handler (json.loads, GetObject, SendMessage){suffix}",

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from conftest import OUTPUTS, Aws
 from moto import mock_aws
 
@@ -18,7 +19,7 @@ from sagemaker_async_results.runtime.destinations.kinesis import STREAM_ARN_ENV
 from sagemaker_async_results.runtime.errors import ConfigurationError, ResultError
 from sagemaker_async_results.runtime.router import Router
 from sagemaker_async_results.runtime.settings import Settings
-from sagemaker_async_results.runtime.testing import notification, sns_event
+from sagemaker_async_results.runtime.testing import lambda_context, notification, sns_event, sqs_event
 
 STREAM = "results-stream"
 
@@ -102,3 +103,46 @@ def test_switched_on_only_by_its_own_variable_and_the_value_is_checked() -> None
         assert build_destinations(Settings.from_env({names.EVENT_BUS_NAME: ""}), Clients()) == ([], [])
         with pytest.raises(ConfigurationError, match=STREAM_ARN_ENV):
             build_destinations(Settings.from_env({STREAM_ARN_ENV: "results-stream"}), Clients())
+
+
+def test_a_batch_is_one_put_records_and_events_one_put_events(
+    aws: Aws, stream_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app(aws, stream_arn, monkeypatch)
+    kinesis = app.clients.client("kinesis")
+    seen: list[str] = []
+    for client in (kinesis, app.clients.events):
+        client.meta.events.register("before-call", lambda model, **_: seen.append(model.name))
+    messages = [
+        notification(inference_id=f"kb-{i}", output_location=aws.put_output(f"kb-{i}.out", b"{}"))
+        for i in range(3)
+    ]
+    assert app(sqs_event(messages), lambda_context()) == {"batchItemFailures": []}
+    assert sorted(seen) == ["PutEvents", "PutRecords"]
+    assert sorted(r["PartitionKey"] for r in _records()) == ["kb-0", "kb-1", "kb-2"]
+
+
+def test_without_put_records_permission_it_sends_one_record_each(
+    aws: Aws, stream_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant of kinesis:PutRecord only: the batch call is refused once, then one PutRecord per result."""
+    app = _app(aws, stream_arn, monkeypatch)
+    kinesis = app.clients.client("kinesis")
+    seen: list[str] = []
+
+    def deny_put_records(model: Any, **_: Any) -> None:
+        seen.append(model.name)
+        if model.name == "PutRecords":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutRecords")
+
+    kinesis.meta.events.register("before-call", deny_put_records)
+    for batch in range(2):
+        messages = [
+            notification(
+                inference_id=f"kd-{batch}-{i}", output_location=aws.put_output(f"kd{batch}{i}.out", b"{}")
+            )
+            for i in range(2)
+        ]
+        assert app(sqs_event(messages), lambda_context()) == {"batchItemFailures": []}
+    assert seen == ["PutRecords"] + ["PutRecord"] * 4, "refused once, then never asked again"
+    assert len(_records()) == 4

@@ -312,3 +312,17 @@ def test_a_refused_entry_fails_only_its_own_record_and_a_passing_retry_routes(
         assert item["routing"] == "Routed"
     sent = sorted(json.loads(m["Body"])["inferenceId"] for m in aws.drain(aws.results_queue_url))
     assert sent == ["e0", "e2", "e3"]
+
+
+def test_a_large_record_completes_alone_and_the_small_ones_together(
+    guard: RecordGuard, dynamodb: Any
+) -> None:
+    """A transaction costs twice the write units of a record: a large inline body is not worth the saved call."""
+    big = {**VALUES, "inlineBody": {"B": b"x" * 10_000}}
+    locks = [guard.claim("big", "Completed", big, lock_seconds=30)] + [
+        claim(guard, f"s{i}") for i in range(2)
+    ]
+    faults = Faults().install(dynamodb)
+    guard.complete_many([(lock, "Completed", ["x"]) for lock in locks if isinstance(lock, Lock)])
+    assert faults.calls == {"UpdateItem": 1, "TransactWriteItems": 1}
+    assert [claim(guard, name) for name in ("big", "s0", "s1")] == [AlreadyRouted(["x"])] * 3

@@ -94,6 +94,8 @@ class Lock:
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: Steps an earlier attempt completed before it failed (its ``routedTo``): not run again.
     resume: tuple[str, ...] = ()
+    #: Approximate size in KB of the record the lock lives on (what a write to it costs in write units).
+    record_kb: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

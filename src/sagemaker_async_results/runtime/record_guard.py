@@ -14,9 +14,12 @@ two DynamoDB writes instead of five (lock, ``InProgress``, store, ``Routed``, co
    without another read: routed already (a duplicate), or another attempt's live lock;
 2. user handlers and notify-once destinations run;
 3. **complete**: ``routing = Routed``, ``routedTo``, the status added to ``routedStatuses`` and the
-   lock expired, on condition that this attempt still owns it. The records of one batch complete
-   in one ``TransactWriteItems`` (one call for up to 100 records; falling back to one ``UpdateItem``
-   each when the transaction is refused or fails). This is the one write whose loss a redelivery
+   lock expired, on condition that this attempt still owns it. The small records of one batch
+   complete in one ``TransactWriteItems`` (one call for up to 100 records; falling back to one
+   ``UpdateItem`` each when the transaction is refused or fails). A transaction costs twice the
+   write units of the items it writes, and a write to a record costs its whole size: a record above
+   :data:`TRANSACTION_MAX_KB` (a large inline body) completes with its own ``UpdateItem`` instead,
+   one call more for half the write units. This is the one write whose loss a redelivery
    cannot repair (the lock would expire and a later duplicate would route again), so it gets
    :data:`COMPLETION_ROUNDS` rounds of botocore's retries, not one;
 4. or **fail**: ``routing = Failed``, ``routingError``, ``routedTo`` (what completed) and the lock
@@ -68,6 +71,8 @@ LOCK_EXPIRES_ATTRIBUTE = "lockExpiresAt"
 ROUTED_STATUSES_ATTRIBUTE = "routedStatuses"
 #: Largest ``TransactWriteItems`` DynamoDB accepts.
 MAX_TRANSACTION_ITEMS = 100
+#: Records up to this size complete in the batch's transaction; larger ones with their own UpdateItem.
+TRANSACTION_MAX_KB = 4.0
 #: Rounds of botocore's retries a completion write gets before it is given up (and logged).
 COMPLETION_ROUNDS = 3
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -130,7 +135,7 @@ class RecordGuard:
         AwsCallError
             DynamoDB failed after botocore's retries (a lock that took effect expires with the invocation).
         """
-        lock = Lock(result_key(inference_id), inference_id)
+        lock = Lock(result_key(inference_id), inference_id, record_kb=record_kb(values))
         names = dict(_NAMES)
         attribute_values: dict[str, Any] = {}
         assignments = []
@@ -201,11 +206,14 @@ class RecordGuard:
         A result that was routed but not marked keeps ``routing = InProgress`` and its lock expires
         with the invocation: failing its record now would route it again, so it is logged instead.
         """
-        if len(done) == 1:
-            self._complete_one(*done[0])
+        together = [item for item in done if item[0].record_kb <= TRANSACTION_MAX_KB]
+        for item in done:
+            if len(together) <= 1 or item[0].record_kb > TRANSACTION_MAX_KB:
+                self._complete_one(*item)
+        if len(together) <= 1:
             return
-        for start in range(0, len(done), MAX_TRANSACTION_ITEMS):
-            chunk = done[start : start + MAX_TRANSACTION_ITEMS]
+        for start in range(0, len(together), MAX_TRANSACTION_ITEMS):
+            chunk = together[start : start + MAX_TRANSACTION_ITEMS]
             try:
                 self._dynamodb().transact_write_items(
                     TransactItems=[{"Update": self._completion(*item)} for item in chunk]  # type: ignore[typeddict-item]
@@ -308,6 +316,25 @@ def _resumed(lock: Lock, old: Mapping[str, Any], status: str) -> Lock:
         return lock
     done = tuple(v.get("S", "") for v in old.get(ROUTED_TO_ATTRIBUTE, {}).get("L", []))
     return replace(lock, resume=done) if done else lock
+
+
+def record_kb(values: Mapping[str, Any]) -> float:
+    """DynamoDB's size of an item with these attributes (names + values), in KB, plus the lock's own."""
+
+    def size(value: Any) -> int:
+        if not isinstance(value, Mapping) or len(value) != 1:
+            return 0
+        ((kind, inner),) = value.items()
+        if kind in ("S", "B"):
+            return len(inner.encode()) if isinstance(inner, str) else len(inner)
+        if kind == "N":
+            return 21
+        if kind in ("L", "M"):
+            items = inner if kind == "L" else inner.values()
+            return 3 + sum(1 + size(v) for v in items)
+        return 1
+
+    return (sum(len(name) + size(value) for name, value in values.items()) + 200) / 1024
 
 
 def _list(names: Sequence[str]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sagemaker_async_results.runtime.destinations._batch import EntryFailure, entry_error, send_entries
 from sagemaker_async_results.runtime.destinations._env import text
 from sagemaker_async_results.runtime.errors import ConfigurationError, ResultError
-from sagemaker_async_results.runtime.payloads import aws_error
+from sagemaker_async_results.runtime.payloads import aws_error, error_code
 
 if TYPE_CHECKING:
     from sagemaker_async_results.runtime.clients import Clients
@@ -27,12 +27,15 @@ MAX_PARTITION_KEY_LENGTH = 256
 #: Kinesis limits of one PutRecords call: records, and bytes of data and partition keys together.
 MAX_BATCH_ENTRIES = 500
 MAX_BATCH_BYTES = 5 * 1024 * 1024
+_DENIED = {"AccessDeniedException", "AccessDenied"}
 
 
 class KinesisDestination:
     """Puts the result record on a Kinesis data stream (partition key = inference ID).
 
-    ``PutRecord`` for a lone result, ``PutRecords`` for the results of a batch.
+    ``PutRecord`` for a lone result, ``PutRecords`` for the results of a batch. ``PutRecords`` is its
+    own IAM action: when the function may not call it (``AccessDenied``), the destination says so in
+    the log once and sends one ``PutRecord`` per result from then on.
 
     Parameters
     ----------
@@ -45,6 +48,8 @@ class KinesisDestination:
     def __init__(self, *, stream_arn: str, clients: Clients) -> None:
         self._stream_arn = stream_arn
         self._clients = clients
+        #: Set when PutRecords was refused by IAM: one PutRecord per result from then on.
+        self._batch_denied = False
 
     @classmethod
     def from_env(
@@ -77,12 +82,8 @@ class KinesisDestination:
 
     def send_batch(self, items: Sequence[tuple[InferenceResult, dict[str, Any]]]) -> list[ResultError | None]:
         """One record per result in ``PutRecords`` calls; a failure per result (``None``: put)."""
-        if len(items) == 1:
-            try:
-                self.send(*items[0])
-            except ResultError as err:
-                return [err]
-            return [None]
+        if len(items) == 1 or self._batch_denied:
+            return [self._send_one(result, record) for result, record in items]
         entries: list[dict[str, Any]] = [
             {
                 "Data": json.dumps(record).encode(),
@@ -104,7 +105,29 @@ class KinesisDestination:
         outcomes = send_entries(
             entries, sizes=sizes, max_entries=MAX_BATCH_ENTRIES, max_bytes=MAX_BATCH_BYTES, call=call
         )
+        if any(isinstance(o, Exception) and error_code(o) in _DENIED for o in outcomes):
+            # Imported here, not at module import: the CDK app imports this module for its names.
+            from sagemaker_async_results.runtime.observability import logger
+
+            self._batch_denied = True
+            logger.warning(
+                "kinesis:PutRecords is not allowed: sending one PutRecord per result",
+                extra={"stream": self._stream_arn},
+            )
+            return [
+                self._send_one(result, record)
+                if isinstance(outcome, Exception) and error_code(outcome) in _DENIED
+                else entry_error(outcome, result.inference_id, "Kinesis.PutRecords")
+                for outcome, (result, record) in zip(outcomes, items, strict=True)
+            ]
         return [
             entry_error(outcome, result.inference_id, "Kinesis.PutRecords")
             for outcome, (result, _) in zip(outcomes, items, strict=True)
         ]
+
+    def _send_one(self, result: InferenceResult, record: dict[str, Any]) -> ResultError | None:
+        try:
+            self.send(result, record)
+        except ResultError as err:
+            return err
+        return None
