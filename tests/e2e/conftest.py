@@ -5,7 +5,11 @@ environment's pinned packages); ``make demo`` runs the bundled asset.
 
 The deployed code asset gets one extra plugin module next to the app's own handlers (:data:`PROBE`), as a
 user's app would ship it: a handler registered on the endpoint's template name, and one that raises for
-results carrying the custom attribute ``probe=raise``, and one that reads the output for ``probe=read``.
+results carrying the custom attribute ``probe=raise``, one that reads the output for ``probe=read``, and
+one that counts its calls per inference in the results table for ``probe=count`` (:func:`probe_calls`).
+
+Recovery's delay is shortened to :data:`RECOVERY_DELAY_SECONDS` (context override), so a result whose
+notification is lost is routed within seconds instead of the deployed default of 15 minutes.
 """
 
 from __future__ import annotations
@@ -23,10 +27,18 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The endpoint name the repository's cdk.json sets (``endpointName``).
 ENDPOINT_NAME = "async-results-demo"
 PROBE_MODULE = "e2e_probe"
+RECOVERY_DELAY_SECONDS = 5
+#: ``pk`` prefix of the probe's call counters in the results table.
+PROBE_CALLS_PREFIX = "e2e-probe-calls#"
 PROBE = f'''
+import os
+
+import boto3
+
 from sagemaker_async_results.runtime import InferenceResult, Router
 
 router = Router()
+_dynamodb = boto3.client("dynamodb")
 
 
 @router.on_success("{ENDPOINT_NAME}")
@@ -43,6 +55,17 @@ def raise_when_asked(result: InferenceResult) -> None:
 def read_output(result: InferenceResult) -> None:
     """Reads the output, so a missing or refused output location fails routing."""
     result.payload.read()
+
+
+@router.on_result("*", attributes={{"probe": "count"}})
+def count_calls(result: InferenceResult) -> None:
+    """Counts each call, so a test can tell a result routed once from one routed twice."""
+    _dynamodb.update_item(
+        TableName=os.environ["RESULTS_TABLE"],
+        Key={{"pk": {{"S": "{PROBE_CALLS_PREFIX}" + result.inference_id}}}},
+        UpdateExpression="ADD calls :one",
+        ExpressionAttributeValues={{":one": {{"N": "1"}}}},
+    )
 '''
 #: Names the probe's handlers get in ``routedTo``.
 NAMED_HANDLER = f"handlers.{PROBE_MODULE}.on_named_endpoint"
@@ -66,7 +89,8 @@ def env(
     must never read it."""
     mode = request.param
     outdir = tmp_path_factory.mktemp(f"{mode}-cdk-out")
-    CdkApp(ROOT).synthesize(outdir, {"delivery": {"mode": mode}}, bundle=False)
+    overrides = {"delivery": {"mode": mode}, "recovery": {"delaySeconds": RECOVERY_DELAY_SECONDS}}
+    CdkApp(ROOT).synthesize(outdir, overrides, bundle=False)
     add_probe_plugin(outdir)
     previous = os.environ.get("AWS_PROFILE")
 
@@ -94,3 +118,18 @@ def input_file(tmp_path: Path) -> Path:
     path = tmp_path / "input.json"
     path.write_text('{"inputs": "a fine day"}')
     return path
+
+
+def probe_calls(env: LocalEnvironment, inference_id: str) -> int:
+    """How many times the probe's ``count_calls`` handler ran for ``inference_id``."""
+    assert env.target is not None
+    item = (
+        env.target.client("dynamodb")
+        .get_item(
+            TableName=env.resources.results_table,
+            Key={"pk": {"S": PROBE_CALLS_PREFIX + inference_id}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    return int(item["calls"]["N"]) if item else 0

@@ -131,3 +131,42 @@ def test_routing_fields_and_waiting_for_the_handlers(aws: Any) -> None:
     assert record.routing_error == {"reason": "HandlerFailed", "message": "boom", "handler": "handlers.x.y"}
     assert record.routed_to == ("resultStore",)
     assert record.as_dict()["routing"] == contract.ROUTING_FAILED
+
+
+def test_submitted_record_keeps_what_recovery_needs_and_recovered_is_exposed(aws: Any) -> None:
+    session = boto3.Session(region_name="us-east-1")
+    session.client("s3").create_bucket(Bucket="bkt")
+
+    class Runtime:
+        def invoke_endpoint_async(self, **request: Any) -> dict[str, str]:
+            return {"InferenceId": request["InferenceId"], "OutputLocation": "s3://bkt/out/r1.out"}
+
+    client = AsyncInferenceClient(
+        StackResources(endpoint_name="ep", bucket="bkt", input_prefix="in/", results_table=TABLE),
+        s3=session.client("s3"),
+        sagemaker_runtime=Runtime(),
+        dynamodb=aws,
+    )
+    client.invoke(
+        b"{}",
+        inference_id="r1",
+        content_type="text/csv",
+        accept="application/json",
+        custom_attributes="taskToken=t",
+    )
+    item = aws.get_item(TableName=TABLE, Key={"pk": {"S": contract.result_key("r1")}})["Item"]
+    assert item[contract.SUBMITTED_ENDPOINT_NAME_ATTRIBUTE] == {"S": "ep"}
+    assert item[contract.SUBMITTED_CONTENT_TYPE_ATTRIBUTE] == {"S": "text/csv"}
+    assert item[contract.SUBMITTED_ACCEPT_ATTRIBUTE] == {"S": "application/json"}
+    assert item[contract.SUBMITTED_CUSTOM_ATTRIBUTES_ATTRIBUTE] == {"S": "taskToken=t"}
+    assert client.status("r1").recovered is False
+    aws.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": contract.result_key("r1")}},
+        UpdateExpression="SET #s = :c, #r = :t",
+        ExpressionAttributeNames={"#s": "status", "#r": contract.RECOVERED_ATTRIBUTE},
+        ExpressionAttributeValues={":c": {"S": "Completed"}, ":t": {"BOOL": True}},
+    )
+    record = client.status("r1")
+    assert record.recovered
+    assert record.as_dict()["recovered"] is True

@@ -310,3 +310,28 @@ def _settings_without_read_grant() -> Any:
         max_concurrency=1,
         readable_inputs=(),
     )
+
+
+def test_lost_notifications_leave_the_output_written_and_publish_nothing(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    endpoint.notifications(endpoint.success_queue)
+    endpoint.notifications(endpoint.error_queue)
+    endpoint.simulator.lose_notifications(1, inference_ids=["named"])
+    for inference_id, body in (("first", b'{"inputs": "a"}'), ("named", b'{"fail": "x"}')):
+        endpoint.simulator.invoke_endpoint_async(
+            EndpointName="ep", Body=body, ContentType="application/json", InferenceId=inference_id
+        )
+        endpoint.simulator.drain(timeout=10)
+    endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep", Body=b'{"inputs": "b"}', ContentType="application/json", InferenceId="third"
+    )
+    endpoint.simulator.drain(timeout=10)
+    assert [m["inferenceId"] for m in endpoint.results(endpoint.success_queue)] == ["third"]
+    assert endpoint.results(endpoint.error_queue) == []
+    assert set(endpoint.simulator.lost_notifications) == {"first", "named"}
+    assert endpoint.s3.get_object(Bucket=BUCKET, Key="out/first.out")["Body"].read()
+    assert endpoint.s3.get_object(Bucket=BUCKET, Key="fail/named-error.out")["Body"].read()
+    topic, message = endpoint.simulator.lost_notifications["named"]
+    assert topic.endswith(":error-topic")
+    assert json.loads(message)["invocationStatus"] == "Failed"
+    assert endpoint.simulator.outcomes["notification_failed"] == 2

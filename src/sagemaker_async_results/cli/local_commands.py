@@ -109,6 +109,14 @@ def serve(
     "--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for each result."
 )
 @click.option("--no-summary", is_flag=True, help="Do not print what the stack deploys.")
+@click.option(
+    "--lose-notifications",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Drop this many result notifications at the endpoint (output written, nothing published) "
+    "to show recovery routing them from S3, once.",
+)
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -121,6 +129,7 @@ def demo(
     concurrency: int,
     timeout: float,
     no_summary: bool,
+    lose_notifications: int,
 ) -> None:
     """Run the app end to end locally: submit a mix of inferences, show where each result went."""
     with _local_errors():
@@ -141,6 +150,7 @@ def demo(
                     concurrency=concurrency,
                     timeout=timeout,
                     summary=not no_summary,
+                    lose_notifications=lose_notifications,
                 )
             )
         )

@@ -162,6 +162,8 @@ class InferenceRecord:
     submitted_at: datetime | None = None
     expires_by: datetime | None = None
     inline_body: bytes | None = None
+    #: Routed by recovery: SageMaker's notification never arrived, the result was found in S3.
+    recovered: bool = False
     item: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -187,6 +189,7 @@ class InferenceRecord:
             "latencyMs": self.latency_ms,
             "submittedAt": self.submitted_at.isoformat() if self.submitted_at else None,
             "expiresBy": self.expires_by.isoformat() if self.expires_by else None,
+            "recovered": self.recovered,
         }
 
 
@@ -331,20 +334,33 @@ class AsyncInferenceClient:
         ttl = ttl_seconds or DEFAULT_TTL_SECONDS
         timeout = invocation_timeout_seconds or DEFAULT_INVOCATION_TIMEOUT_SECONDS
         expires_by = submitted_at + timedelta(seconds=ttl + timeout)
+        # What the notification would echo from the request, so that recovery can rebuild a notification
+        # that never arrived (see contract.SUBMITTED_*).
+        echoed = {
+            contract.SUBMITTED_ENDPOINT_NAME_ATTRIBUTE: self.resources.endpoint_name,
+            contract.SUBMITTED_CONTENT_TYPE_ATTRIBUTE: content_type,
+            contract.SUBMITTED_CUSTOM_ATTRIBUTES_ATTRIBUTE: custom_attributes,
+            contract.SUBMITTED_ACCEPT_ATTRIBUTE: accept,
+        }
+        present = {name: value for name, value in echoed.items() if value is not None}
+        names = {f"#e{index}": name for index, name in enumerate(present)}
+        values = {f":e{index}": {"S": value} for index, value in enumerate(present.values())}
         self._dynamodb.update_item(
             TableName=self.resources.results_table,
             Key={contract.TABLE_PARTITION_KEY: {"S": contract.result_key(inference_id)}},
             UpdateExpression=(
                 "SET inferenceId = :id, submittedAt = :submitted, expiresBy = :expires, "
                 "inputLocation = :input, #status = if_not_exists(#status, :submittedStatus)"
+                + "".join(f", {name} = {name.replace('#', ':')}" for name in names)
             ),
-            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeNames={"#status": "status", **names},
             ExpressionAttributeValues={
                 ":id": {"S": inference_id},
                 ":submitted": {"S": submitted_at.isoformat()},
                 ":expires": {"S": expires_by.isoformat()},
                 ":input": {"S": input_location},
                 ":submittedStatus": {"S": InferenceStatus.SUBMITTED.value},
+                **values,
             },
         )
         request: dict[str, Any] = {
@@ -510,6 +526,7 @@ def _record_from_item(inference_id: str, item: dict[str, Any]) -> InferenceRecor
         submitted_at=_parse_time(text("submittedAt")),
         expires_by=_parse_time(text("expiresBy")),
         inline_body=inline_body,
+        recovered=bool(item.get(contract.RECOVERED_ATTRIBUTE, {}).get("BOOL", False)),
         item=item,
     )
 

@@ -81,10 +81,40 @@ def run_one(client: AsyncInferenceClient, scenario: Scenario, timeout: float) ->
     return Outcome(scenario, record, time.monotonic() - started)
 
 
+def _delivered(env: LocalEnvironment) -> int:
+    """Notifications delivered to the result-handler functions so far (recovery's S3 events not counted)."""
+    recovery = env.resources.outputs.get(contract.OUTPUT_RECOVERY_FUNCTION_NAME)
+    total = 0
+    for source in env.sources:
+        function = getattr(source, "function", None)
+        if function is None or function.spec.name != recovery:
+            total += source.stats.delivered
+    return total
+
+
+def publish_again(
+    env: LocalEnvironment, topic_arn: str, message: str, inference_id: str, timeout: float
+) -> str:
+    """Publish a notification of an already routed result; the result record must not change."""
+    assert env.target is not None
+    before = env.client().status(inference_id).item
+    delivered = _delivered(env)
+    env.target.client("sns").publish(TopicArn=topic_arn, Message=message)
+    deadline = time.monotonic() + timeout
+    while _delivered(env) <= delivered:
+        if time.monotonic() > deadline:
+            return f"notification of {inference_id} sent again but not delivered in time"
+        time.sleep(0.05)
+    after = env.client().status(inference_id).item
+    if after == before:
+        return f"of {inference_id} delivered and ignored (record unchanged)"
+    return f"DUPLICATE ROUTED TWICE: {inference_id} record changed"
+
+
 def redeliver_duplicate(env: LocalEnvironment, recorder_url: str, outcome: Outcome, timeout: float) -> str:
     """Publish a notification SageMaker already sent a second time; the record must not change."""
     assert env.target is not None
-    sqs, sns = env.target.client("sqs"), env.target.client("sns")
+    sqs = env.target.client("sqs")
     original = None
     deadline = time.monotonic() + timeout
     while original is None and time.monotonic() < deadline:
@@ -93,17 +123,29 @@ def redeliver_duplicate(env: LocalEnvironment, recorder_url: str, outcome: Outco
                 original = message["Body"]
     if original is None:
         return "duplicate not sent: the original notification was not recorded"
-    before = env.client().status(outcome.record.inference_id).item
-    delivered = sum(source.stats.delivered for source in env.sources)
-    sns.publish(TopicArn=env.resources.outputs[contract.OUTPUT_SUCCESS_TOPIC_ARN], Message=original)
-    while sum(source.stats.delivered for source in env.sources) <= delivered:
-        if time.monotonic() > deadline:
-            return "duplicate sent but not delivered in time"
-        time.sleep(0.05)
-    after = env.client().status(outcome.record.inference_id).item
-    if after == before:
-        return f"duplicate of {outcome.record.inference_id} delivered and ignored (record unchanged)"
-    return f"DUPLICATE ROUTED TWICE: {outcome.record.inference_id} record changed"
+    topic = env.resources.outputs[contract.OUTPUT_SUCCESS_TOPIC_ARN]
+    return publish_again(env, topic, original, outcome.record.inference_id, timeout)
+
+
+def deliver_late(env: LocalEnvironment, outcomes: list[Outcome], timeout: float) -> str:
+    """Publish a lost notification after recovery routed its result: it must be a duplicate."""
+    recovered = [o.record.inference_id for o in outcomes if o.record.recovered]
+    lost = env.simulator.lost_notifications
+    late = next((inference_id for inference_id in recovered if inference_id in lost), None)
+    if late is None:
+        return "no recovered result to notify late"
+    topic, message = lost[late]
+    return publish_again(env, topic, message, late, timeout)
+
+
+def wait_recovered(client: AsyncInferenceClient, inference_ids: list[str], timeout: float) -> None:
+    """Wait until recovery has marked each result recovered (it does so right after routing it)."""
+    deadline = time.monotonic() + timeout
+    pending = list(inference_ids)
+    while pending and time.monotonic() < deadline:
+        pending = [i for i in pending if not client.status(i).recovered]
+        if pending:
+            time.sleep(0.2)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -180,7 +222,8 @@ def routing_cell(record: InferenceRecord) -> str:
         error = record.routing_error or {}
         where = f" in {error['handler']}" if error.get("handler") else ""
         return f"[red]FAILED{where}: {error.get('reason', '?')}[/red]"
-    return ", ".join(name.removeprefix("handlers.") for name in record.routed_to) or "-"
+    routed = ", ".join(name.removeprefix("handlers.") for name in record.routed_to) or "-"
+    return f"{routed} [yellow](recovered)[/yellow]" if record.recovered else routed
 
 
 def render(
@@ -189,6 +232,8 @@ def render(
     failures: list[tuple[Outcome, str]],
     duplicate_note: str,
     dead_letters: int,
+    lost: int = 0,
+    late_note: str = "",
 ) -> int:
     """Print the table and the summary; returns the demo's exit code."""
     table = Table(title="Inferences")
@@ -230,6 +275,19 @@ def render(
             markup=True,
             highlight=False,
         )
+    recovered = [o for o in outcomes if o.record.recovered]
+    if lost or recovered:
+        console.print(
+            f"[bold]Lost notifications[/bold] {lost} dropped at the endpoint (output written, nothing "
+            f"published); [bold]recovered[/bold] from S3 and routed once: {len(recovered)}"
+        )
+        for outcome in recovered:
+            console.print(
+                f"  recovered {outcome.record.inference_id} ({outcome.scenario.kind}, "
+                f"{outcome.record.status}) -> {routing_cell(outcome.record)}",
+                highlight=False,
+            )
+        console.print(f"[bold]Late notification[/bold] {late_note}")
     console.print(f"[bold]Duplicate delivery[/bold] {duplicate_note}")
     console.print(f"[bold]Dead-letter queues[/bold] {dead_letters} message(s)")
     if routing_failures:
@@ -238,7 +296,13 @@ def render(
             "logs).[/bold red]"
         )
         return EXIT_ROUTING_FAILED
-    ok = not mismatched and dead_letters == 0 and "ignored" in duplicate_note
+    ok = (
+        not mismatched
+        and dead_letters == 0
+        and "ignored" in duplicate_note
+        and len(recovered) == lost
+        and (not lost or "ignored" in late_note)
+    )
     console.print(
         "[bold green]Every inference accounted for.[/bold green]"
         if ok
@@ -269,8 +333,16 @@ def run_demo(
     concurrency: int = 8,
     timeout: float = 60.0,
     summary: bool = True,
+    lose_notifications: int = 0,
+    recovery_delay_seconds: int = 5,
 ) -> int:
-    """The demo (see the module docstring); returns its exit code."""
+    """The demo (see the module docstring); returns its exit code.
+
+    ``lose_notifications`` drops that many result notifications at the endpoint (output written, nothing
+    published, as SageMaker's ``NotificationFailures``); recovery finds them in S3 after
+    ``recovery_delay_seconds`` (the app's ``recovery.delaySeconds``, shortened so the demo need not wait
+    the deployed default of 15 minutes).
+    """
     # Wide enough for the table when the output is not a terminal (CI logs, pipes).
     console = Console(width=max(120, shutil.get_terminal_size().columns))
 
@@ -279,7 +351,8 @@ def run_demo(
     build_dir = app.directory / ".build"
     outdir = build_dir / f"demo-{mode}.cdk.out"
     with console.status("Synthesizing the CDK app…"):
-        seconds = app.synthesize(outdir, {"delivery": {"mode": mode}}, bundle=bundle)
+        overrides = {"delivery": {"mode": mode}, "recovery": {"delaySeconds": recovery_delay_seconds}}
+        seconds = app.synthesize(outdir, overrides, bundle=bundle)
         lint = lint_errors(outdir)
     console.print(
         f"Synthesized {app.directory.name} into {outdir} in {seconds:.1f}s ({mode} delivery): "
@@ -309,6 +382,13 @@ def run_demo(
             f"Deployed {len(env.deployed.physical_ids)} resources; endpoint {resources.endpoint_name}"
         )
         assert env.target is not None
+        if lose_notifications and contract.OUTPUT_RECOVERY_FUNCTION_NAME not in resources.outputs:
+            console.print(
+                "[red]--lose-notifications needs recovery, and this app deploys none "
+                "(context recovery.enabled is false?)[/red]"
+            )
+            return EXIT_CHECK_FAILED
+        env.simulator.lose_notifications(lose_notifications)
         sqs, sns = env.target.client("sqs"), env.target.client("sns")
         recorder_url = sqs.create_queue(QueueName="demo-notification-recorder")["QueueUrl"]
         with contextlib.suppress(sqs.exceptions.PurgeQueueInProgress):
@@ -339,10 +419,14 @@ def run_demo(
             for future in as_completed(futures):
                 outcomes.append(future.result())
                 progress.advance(task)
-        target = next((o for o in outcomes if o.scenario.kind == "success"), None)
+        lost = list(env.simulator.lost_notifications)
+        wait_recovered(client, lost, timeout)
+        outcomes = [Outcome(o.scenario, client.status(o.record.inference_id), o.seconds) for o in outcomes]
+        target = next((o for o in outcomes if o.scenario.kind == "success" and not o.record.recovered), None)
         note = (
             redeliver_duplicate(env, recorder_url, target, timeout) if target else "no success to duplicate"
         )
+        late_note = deliver_late(env, outcomes, timeout) if lost else ""
         # Routing (handlers, retries, dead letters) may still run after the record says Completed.
         env.wait_idle(timeout=timeout)
         letters = dead_lettered(env)
@@ -359,14 +443,17 @@ def run_demo(
                     "Attributes"
                 ]["ApproximateNumberOfMessages"]
             )
-            for url in resources.dead_letter_queues.values()
+            for url in [
+                *resources.dead_letter_queues.values(),
+                *filter(None, [resources.outputs.get(contract.OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL)]),
+            ]
         )
         failures = [
             (o, f"model said: {(client.fetch_body(o.record) or b'').decode(errors='replace')}")
             for o in outcomes
             if o.record.status == InferenceStatus.FAILED
         ]
-        code = render(console, outcomes, failures, note, dead_letters)
+        code = render(console, outcomes, failures, note, dead_letters, len(lost), late_note)
         console.print(f"Handler logs: {env.log_dir}/")
         return code
     finally:

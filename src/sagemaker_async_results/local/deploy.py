@@ -4,7 +4,9 @@ Steps: read the cloud assembly manifest, bootstrap the environment (asset bucket
 version parameter, like ``cdk bootstrap``), publish the file assets named in ``<stack>.assets.json``
 (zipping directories), create the stack, then fill the gaps of the emulator that the README lists:
 moto's CloudFormation does not create ``AWS::SNS::Subscription`` resources, so the template's
-subscriptions are created through the SNS API with the same properties.
+subscriptions are created through the SNS API with the same properties; it also ignores a bucket's
+``NotificationConfiguration``, so each bucket's event notifications (e.g. the recovery queue's S3 events)
+are put through the S3 API from the template, for any app.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import logging
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,6 +233,7 @@ class LocalDeployer:
         deployed = DeployedStack(stack_name, outputs, physical_ids, template, asset_sources=assets)
         self._ensure_endpoint_names(deployed, endpoint_names)
         self._create_subscriptions(deployed)
+        self._put_bucket_notifications(deployed)
         return deployed
 
     def _create_or_update(self, stack_name: str, template: dict[str, Any]) -> None:
@@ -366,3 +370,52 @@ class LocalDeployer:
                 ReturnSubscriptionArn=True,
             )
             deployed.physical_ids[logical_id] = response["SubscriptionArn"]
+
+    def _put_bucket_notifications(self, deployed: DeployedStack) -> None:
+        """Put each bucket's template ``NotificationConfiguration`` through the S3 API.
+
+        The template's shape (``QueueConfigurations[].Queue``, ``Event``, ``Filter.S3Key.Rules``) becomes
+        ``PutBucketNotificationConfiguration``'s (``QueueArn``, ``Events``, ``Filter.Key.FilterRules``).
+        Lambda targets are left out: the emulator would run them in Docker; the local run has none.
+        """
+        for logical_id, resource in deployed.resources_of_type("AWS::S3::Bucket").items():
+            template = resource.get("Properties", {}).get("NotificationConfiguration")
+            if not template or logical_id not in deployed.physical_ids:
+                continue
+            configuration = bucket_notification_configuration(
+                template, lambda value: self.resolve(value, deployed)
+            )
+            if template.get("LambdaConfigurations"):
+                logger.warning("skipping the Lambda notifications of bucket %s in the local run", logical_id)
+            if configuration:
+                self._s3.put_bucket_notification_configuration(
+                    Bucket=deployed.physical_ids[logical_id], NotificationConfiguration=configuration
+                )
+                logger.info("bucket %s notifies %s", logical_id, sorted(configuration))
+
+
+def bucket_notification_configuration(
+    template: dict[str, Any], resolve: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """A template ``NotificationConfiguration`` in the S3 API's shape (queues and topics; see above)."""
+
+    def converted(entry: dict[str, Any], target: str, arn_key: str) -> dict[str, Any]:
+        api: dict[str, Any] = {arn_key: resolve(entry[target]), "Events": [entry["Event"]]}
+        rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules")
+        if rules:
+            api["Filter"] = {
+                "Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}
+            }
+        return api
+
+    configuration: dict[str, Any] = {}
+    for section, target, arn_key in (
+        ("QueueConfigurations", "Queue", "QueueArn"),
+        ("TopicConfigurations", "Topic", "TopicArn"),
+    ):
+        entries = [converted(entry, target, arn_key) for entry in template.get(section, [])]
+        if entries:
+            configuration[section] = entries
+    if template.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+        configuration["EventBridgeConfiguration"] = {}
+    return configuration

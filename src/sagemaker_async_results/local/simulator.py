@@ -18,6 +18,7 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -189,6 +190,11 @@ class AsyncEndpointSimulator:
         self.outcomes: Counter[str] = Counter()
         #: ``time.perf_counter()`` when each inference's output (or error) object was written, for benchmarks.
         self.written_at: dict[str, float] = {}
+        self._notifications_to_lose = 0
+        self._inference_ids_to_lose: set[str] = set()
+        #: Inference ID -> (topic ARN, message) of each notification lost on purpose (see
+        #: :meth:`lose_notifications`), so a caller can deliver it late.
+        self.lost_notifications: dict[str, tuple[str, str]] = {}
 
     # -- endpoint lifecycle -------------------------------------------------------------------------
     def start_endpoint(self, endpoint_name: str) -> EndpointSettings:
@@ -202,6 +208,17 @@ class AsyncEndpointSimulator:
         for topic in {settings.success_topic, settings.error_topic} - {None}:
             self._sns.publish(TopicArn=topic, Message=json.dumps(test))
         return settings
+
+    def lose_notifications(self, count: int = 0, *, inference_ids: Iterable[str] = ()) -> None:
+        """Do not publish the next ``count`` result notifications, nor those of ``inference_ids``.
+
+        As SageMaker's ``NotificationFailures``: the output (or failure) object is still written, so only
+        what reads S3 (recovery) can find the result. Each lost message is kept in
+        :attr:`lost_notifications`.
+        """
+        with self._lock:
+            self._notifications_to_lose += count
+            self._inference_ids_to_lose.update(inference_ids)
 
     def endpoint(self, endpoint_name: str) -> EndpointSettings:
         try:
@@ -427,6 +444,21 @@ class AsyncEndpointSimulator:
     def _publish(self, topic: str | None, message: dict[str, Any]) -> None:
         if topic is None:
             self._count("unnotified")
+            return
+        inference_id = str(message["inferenceId"])
+        with self._lock:
+            lose = self._notifications_to_lose > 0 or inference_id in self._inference_ids_to_lose
+            if lose:
+                if inference_id in self._inference_ids_to_lose:
+                    self._inference_ids_to_lose.discard(inference_id)
+                else:
+                    self._notifications_to_lose -= 1
+                self.lost_notifications[str(message["inferenceId"])] = (topic, json.dumps(message))
+                self.outcomes["notification_failed"] += 1
+        if lose:
+            logger.warning(
+                "notification of %s lost on purpose (NotificationFailures)", message["inferenceId"]
+            )
             return
         self._sns.publish(TopicArn=topic, Message=json.dumps(message))
 
