@@ -132,3 +132,9 @@ OUTPUT_RECOVERY_QUEUE_URL = "RecoveryQueueUrl"
 OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL = "RecoveryDeadLetterQueueUrl"
 OUTPUT_RECOVERY_FUNCTION_NAME = "RecoveryFunctionName"
 OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
+
+# --- Step Functions task tokens longer than CustomAttributes allows --------------------------------------
+#: Submitted-record attribute holding the request's Step Functions task token (up to 2,048 characters).
+SUBMITTED_TASK_TOKEN_ATTRIBUTE = "taskToken"  # noqa: S105 (an attribute name, not a secret)
+#: Custom attribute (``taskTokenInRecord=1``) telling the callback to read the token from that record.
+TASK_TOKEN_IN_RECORD_ATTRIBUTE = "taskTokenInRecord"  # noqa: S105 (an attribute name)

@@ -11,15 +11,31 @@ from sagemaker_async_results.client.client import (
     Submission,
     find_constructs,
 )
+from sagemaker_async_results.client.futures import (
+    InferenceError,
+    InferenceExpiredError,
+    InferenceFailedError,
+    InferenceFuture,
+    ResultWaiter,
+    WaiterStats,
+    as_completed,
+)
 
 __all__ = [
     "AsyncInferenceClient",
     "DeployedConstruct",
+    "InferenceError",
+    "InferenceExpiredError",
+    "InferenceFailedError",
+    "InferenceFuture",
     "InferenceRecord",
     "InferenceStatus",
     "InferenceTimeoutError",
     "ResourcesNotFoundError",
+    "ResultWaiter",
     "StackResources",
     "Submission",
+    "WaiterStats",
+    "as_completed",
     "find_constructs",
 ]

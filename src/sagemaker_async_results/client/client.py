@@ -11,21 +11,38 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sized
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sagemaker_async_results import contract
+from sagemaker_async_results.client.futures import (
+    BATCH_GET_LIMIT,
+    InferenceError,
+    InferenceFuture,
+    ResultWaiter,
+    WaiterStats,
+    as_completed,
+)
 from sagemaker_async_results.client.lambda_events import sns_lambda_event
 
 #: SageMaker's defaults when a request does not set them.
 DEFAULT_TTL_SECONDS = 21600
 DEFAULT_INVOCATION_TIMEOUT_SECONDS = 900
+#: ``Body`` of InvokeEndpointAsync: at most this many bytes.
+INLINE_BODY_LIMIT = 128_000
+#: Stack output of the Kinesis results stream (``destinations.kinesis``): the waiter's push source.
+RESULTS_STREAM_OUTPUT = "ResultsStreamArn"
+#: ``failureReason`` of a failure found in S3 after the expiry moment (only a notification says why).
+FOUND_FAILURE_REASON = "unknown: the failure object exists in S3 but no notification was routed"
 
 
 class InferenceStatus(StrEnum):
@@ -136,11 +153,15 @@ def find_constructs(cloudformation: Any) -> list[DeployedConstruct]:
 
 @dataclass(frozen=True)
 class Submission:
+    """What ``InvokeEndpointAsync`` answered (``input_location`` is ``None`` for an inline ``Body``)."""
+
     inference_id: str
-    input_location: str
+    input_location: str | None
     output_location: str
     failure_location: str | None
     submitted_at: datetime
+    #: The inference ID had been submitted before: no second request was made, this is the first one's.
+    resubmitted: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,8 @@ class InferenceRecord:
     inline_body: bytes | None = None
     #: Routed by recovery: SageMaker's notification never arrived, the result was found in S3.
     recovered: bool = False
+    #: Reported from S3 past the expiry moment: the object exists, no notification was routed.
+    found_in_s3: bool = False
     item: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -190,6 +213,7 @@ class InferenceRecord:
             "submittedAt": self.submitted_at.isoformat() if self.submitted_at else None,
             "expiresBy": self.expires_by.isoformat() if self.expires_by else None,
             "recovered": self.recovered,
+            "foundInS3": self.found_in_s3,
         }
 
 
@@ -243,12 +267,19 @@ class AsyncInferenceClient:
         dynamodb: Any,
         lambda_client: Any = None,
         sqs: Any = None,
+        kinesis: Any = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        use_stream: bool = True,
     ) -> None:
         self.resources = resources
         self._s3, self._runtime, self._dynamodb = s3, sagemaker_runtime, dynamodb
-        self._lambda, self._sqs = lambda_client, sqs
+        self._lambda, self._sqs, self._kinesis = lambda_client, sqs, kinesis
         self._clock = clock
+        self._use_stream = use_stream
+        self._waiter: ResultWaiter | None = None
+        self._waiter_lock = threading.Lock()
+        #: Inference ID -> what the one S3 check before Expired found.
+        self._s3_checked: dict[str, tuple[InferenceStatus, str | None]] = {}
 
     @classmethod
     def from_stack(
@@ -299,6 +330,9 @@ class AsyncInferenceClient:
             dynamodb=session.client("dynamodb", **client_kwargs),
             lambda_client=session.client("lambda", **client_kwargs),
             sqs=session.client("sqs", **client_kwargs),
+            kinesis=session.client("kinesis", **client_kwargs)
+            if RESULTS_STREAM_OUTPUT in resources.outputs
+            else None,
         )
 
     # -- submit -------------------------------------------------------------------------------------
@@ -312,78 +346,359 @@ class AsyncInferenceClient:
         custom_attributes: str | None = None,
         ttl_seconds: int | None = None,
         invocation_timeout_seconds: int | None = None,
+        inline: bool = False,
+        filename: str | None = None,
+        s3_output_path_extension: str | None = None,
+        task_token: str | None = None,
     ) -> Submission:
-        """Upload the payload (or use an ``s3://`` URI as is) and call ``InvokeEndpointAsync``.
+        """Call ``InvokeEndpointAsync`` with SageMaker's options; the input goes to S3 unless ``inline``.
 
-        A ``Submitted`` record is written first, with the moment after which the request counts as
-        Expired (TTL + invocation timeout), so that a request that never gets a notification is reported
-        instead of being waited on forever.
+        Parameters
+        ----------
+        payload:
+            Bytes, a file, or an ``s3://`` URI used as the input location as is.
+        inline:
+            Send bytes of at most 128,000 as the request's ``Body`` (no S3 upload: one call less, and
+            nothing to clean up). Larger payloads raise :class:`ValueError`.
+        inference_id:
+            Your own ID (1-64 characters). Submitting an ID again makes no second request: the first
+            one's :class:`Submission` comes back with ``resubmitted=True``.
+        filename, s3_output_path_extension:
+            SageMaker's ``Filename`` (the output object's name) and ``S3OutputPathExtension`` (a folder
+            under the endpoint's output path).
+        task_token:
+            A Step Functions task token (up to 2,048 characters, longer than ``CustomAttributes``
+            allows): kept in the request's Submitted record, where the Step Functions callback finds it
+            by inference ID; the request carries only ``taskTokenInRecord=1``.
+        ttl_seconds, invocation_timeout_seconds:
+            SageMaker's ``RequestTTLSeconds`` (60-21600) and ``InvocationTimeoutSeconds`` (1-3600).
+
+        The Submitted record (written before the request) holds what recovery and the expiry check need:
+        the endpoint, content type, accept, custom attributes, and, from the response, the output and
+        failure locations. After TTL + invocation timeout without a notification, the request is checked
+        once in S3 and reported Expired only when neither location exists.
         """
+        caller_chose_id = inference_id is not None
         inference_id = inference_id or str(uuid.uuid4())
+        body: bytes | None = None
+        input_location: str | None = None
         if isinstance(payload, str) and payload.startswith("s3://"):
+            if inline:
+                raise ValueError("inline=True needs the payload's bytes, not an s3:// URI")
             input_location = payload
         else:
-            body = payload.read_bytes() if isinstance(payload, Path) else payload
-            if isinstance(body, str):
+            data = payload.read_bytes() if isinstance(payload, Path) else payload
+            if isinstance(data, str):
                 raise TypeError("payload must be bytes, a Path, or an s3:// URI string")
-            key = f"{self.resources.input_prefix}{inference_id}.in"
-            self._s3.put_object(Bucket=self.resources.bucket, Key=key, Body=body, ContentType=content_type)
-            input_location = f"s3://{self.resources.bucket}/{key}"
+            if inline:
+                if len(data) > INLINE_BODY_LIMIT:
+                    raise ValueError(
+                        f"inline payloads are at most {INLINE_BODY_LIMIT} bytes, got {len(data)}; "
+                        "send it through S3 (inline=False)"
+                    )
+                body = data
+            else:
+                key = f"{self.resources.input_prefix}{inference_id}.in"
+                self._s3.put_object(
+                    Bucket=self.resources.bucket, Key=key, Body=data, ContentType=content_type
+                )
+                input_location = f"s3://{self.resources.bucket}/{key}"
+        if task_token is not None:
+            marker = f"{contract.TASK_TOKEN_IN_RECORD_ATTRIBUTE}=1"
+            custom_attributes = f"{custom_attributes};{marker}" if custom_attributes else marker
 
         submitted_at = self._clock()
         ttl = ttl_seconds or DEFAULT_TTL_SECONDS
         timeout = invocation_timeout_seconds or DEFAULT_INVOCATION_TIMEOUT_SECONDS
         expires_by = submitted_at + timedelta(seconds=ttl + timeout)
-        # What the notification would echo from the request, so that recovery can rebuild a notification
-        # that never arrived (see contract.SUBMITTED_*).
-        echoed = {
-            contract.SUBMITTED_ENDPOINT_NAME_ATTRIBUTE: self.resources.endpoint_name,
-            contract.SUBMITTED_CONTENT_TYPE_ATTRIBUTE: content_type,
-            contract.SUBMITTED_CUSTOM_ATTRIBUTES_ATTRIBUTE: custom_attributes,
-            contract.SUBMITTED_ACCEPT_ATTRIBUTE: accept,
-        }
-        present = {name: value for name, value in echoed.items() if value is not None}
-        names = {f"#e{index}": name for index, name in enumerate(present)}
-        values = {f":e{index}": {"S": value} for index, value in enumerate(present.values())}
-        self._dynamodb.update_item(
-            TableName=self.resources.results_table,
-            Key={contract.TABLE_PARTITION_KEY: {"S": contract.result_key(inference_id)}},
-            UpdateExpression=(
-                "SET inferenceId = :id, submittedAt = :submitted, expiresBy = :expires, "
-                "inputLocation = :input, #status = if_not_exists(#status, :submittedStatus)"
-                + "".join(f", {name} = {name.replace('#', ':')}" for name in names)
-            ),
-            ExpressionAttributeNames={"#status": "status", **names},
-            ExpressionAttributeValues={
-                ":id": {"S": inference_id},
-                ":submitted": {"S": submitted_at.isoformat()},
-                ":expires": {"S": expires_by.isoformat()},
-                ":input": {"S": input_location},
-                ":submittedStatus": {"S": InferenceStatus.SUBMITTED.value},
-                **values,
+        existing = self._claim(
+            inference_id,
+            {
+                "inferenceId": inference_id,
+                "submittedAt": submitted_at.isoformat(),
+                "expiresBy": expires_by.isoformat(),
+                "inputLocation": input_location,
+                # What the notification would echo from the request, so that recovery can rebuild a
+                # notification that never arrived (see contract.SUBMITTED_*).
+                contract.SUBMITTED_ENDPOINT_NAME_ATTRIBUTE: self.resources.endpoint_name,
+                contract.SUBMITTED_CONTENT_TYPE_ATTRIBUTE: content_type,
+                contract.SUBMITTED_CUSTOM_ATTRIBUTES_ATTRIBUTE: custom_attributes,
+                contract.SUBMITTED_ACCEPT_ATTRIBUTE: accept,
+                contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE: task_token,
             },
+            only_once=caller_chose_id,
         )
+        if existing is not None:
+            return existing
         request: dict[str, Any] = {
             "EndpointName": self.resources.endpoint_name,
-            "InputLocation": input_location,
             "ContentType": content_type,
             "InferenceId": inference_id,
         }
         optional = {
+            "InputLocation": input_location,
+            "Body": body,
             "Accept": accept,
             "CustomAttributes": custom_attributes,
             "RequestTTLSeconds": ttl_seconds,
             "InvocationTimeoutSeconds": invocation_timeout_seconds,
+            "Filename": filename,
+            "S3OutputPathExtension": s3_output_path_extension,
         }
         request.update({k: v for k, v in optional.items() if v is not None})
         response = self._runtime.invoke_endpoint_async(**request)
-        return Submission(
+        submission = Submission(
             inference_id=response.get("InferenceId", inference_id),
             input_location=input_location,
             output_location=response["OutputLocation"],
             failure_location=response.get("FailureLocation"),
             submitted_at=submitted_at,
         )
+        # The locations SageMaker answered: where the expiry check looks, and what a resubmit returns.
+        locations = {"submittedOutputLocation": submission.output_location}
+        if submission.failure_location:
+            locations["submittedFailureLocation"] = submission.failure_location
+        self._dynamodb.update_item(
+            TableName=self.resources.results_table,
+            Key={contract.TABLE_PARTITION_KEY: {"S": contract.result_key(inference_id)}},
+            UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in locations),
+            ExpressionAttributeValues={f":{name}": {"S": value} for name, value in locations.items()},
+        )
+        return submission
+
+    def _claim(
+        self, inference_id: str, attributes: dict[str, str | None], *, only_once: bool
+    ) -> Submission | None:
+        """Write the Submitted record; with ``only_once``, not over a request already made.
+
+        Returns the earlier request's :class:`Submission` when ``inference_id`` was already invoked (its
+        record holds the locations SageMaker answered); ``None`` when this call should invoke. A record
+        without locations is an attempt that never got SageMaker's answer: it is invoked again.
+        """
+        present = {name: value for name, value in attributes.items() if value is not None}
+        names = {f"#a{index}": name for index, name in enumerate(present)}
+        values = {f":a{index}": {"S": value} for index, value in enumerate(present.values())}
+        arguments: dict[str, Any] = {
+            "TableName": self.resources.results_table,
+            "Key": {contract.TABLE_PARTITION_KEY: {"S": contract.result_key(inference_id)}},
+            "UpdateExpression": "SET #status = if_not_exists(#status, :submittedStatus), "
+            + ", ".join(f"{name} = {name.replace('#', ':')}" for name in names),
+            "ExpressionAttributeNames": {"#status": "status", **names},
+            "ExpressionAttributeValues": {
+                ":submittedStatus": {"S": InferenceStatus.SUBMITTED.value},
+                **values,
+            },
+        }
+        if only_once:
+            arguments["ConditionExpression"] = "attribute_not_exists(submittedOutputLocation)"
+        try:
+            self._dynamodb.update_item(**arguments)
+        except Exception as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            item = self._dynamodb.get_item(
+                TableName=self.resources.results_table, Key=arguments["Key"], ConsistentRead=True
+            )["Item"]
+            return Submission(
+                inference_id=inference_id,
+                input_location=item.get("inputLocation", {}).get("S"),
+                output_location=item["submittedOutputLocation"]["S"],
+                failure_location=item.get("submittedFailureLocation", {}).get("S"),
+                submitted_at=_parse_time(item.get("submittedAt", {}).get("S")) or self._clock(),
+                resubmitted=True,
+            )
+        return None
+
+    def submit(self, payload: bytes | Path | str, **options: Any) -> InferenceFuture:
+        """:meth:`invoke`, then a future of its result, resolved by the client's one waiter.
+
+        ``options`` are :meth:`invoke`'s. The future's ``result()`` is the Completed record; a Failed
+        or Expired inference raises :class:`InferenceFailedError` / :class:`InferenceExpiredError`.
+        """
+        future = InferenceFuture(self, self.invoke(payload, **options))
+        self.waiter.watch(future)
+        return future
+
+    def future(self, submission: Submission) -> InferenceFuture:
+        """A future for a request submitted earlier (e.g. by another process)."""
+        future = InferenceFuture(self, submission)
+        self.waiter.watch(future)
+        return future
+
+    def map(
+        self,
+        payloads: Iterable[bytes | Path | str],
+        *,
+        concurrency: int = 64,
+        timeout: float | None = None,
+        return_exceptions: bool = False,
+        progress: bool | Callable[[int, int | None], None] = False,
+        submit_threads: int = 8,
+        **options: Any,
+    ) -> Iterator[InferenceRecord | BaseException]:
+        """Submit every payload (``concurrency`` in flight at most) and yield the results in input order.
+
+        ``payloads`` may be any iterable, read lazily (a generator of a million inputs is fine).
+        ``timeout`` bounds the wait for each result (from when it is the next to yield). A Failed or
+        Expired inference raises, unless ``return_exceptions`` (then the exception is yielded in its
+        place). ``progress=True`` shows a rich progress bar when rich is installed; a callable gets
+        ``(done, total)`` (``total`` ``None`` when the iterable has no length). ``options`` are
+        :meth:`invoke`'s, for every payload.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        total = len(payloads) if isinstance(payloads, Sized) else None
+        report, finish = _progress_reporter(progress, total)
+        inputs = iter(payloads)
+        in_flight: deque[Future[InferenceFuture]] = deque()
+        done = 0
+        with ThreadPoolExecutor(max_workers=max(1, submit_threads), thread_name_prefix="submit") as pool:
+            try:
+
+                def fill() -> None:
+                    while len(in_flight) < max(1, concurrency):
+                        try:
+                            payload = next(inputs)
+                        except StopIteration:
+                            return
+                        in_flight.append(pool.submit(self.submit, payload, **options))
+
+                fill()
+                while in_flight:
+                    submitted = in_flight.popleft().result()
+                    try:
+                        record: InferenceRecord | BaseException = submitted.result(timeout)
+                    except InferenceError as error:
+                        if not return_exceptions:
+                            raise
+                        record = error
+                    done += 1
+                    report(done, total)
+                    fill()
+                    yield record
+            finally:
+                finish()
+                for pending in in_flight:
+                    pending.cancel()
+
+    def as_completed(
+        self, futures: Iterable[Future[Any]], timeout: float | None = None
+    ) -> Iterator[Future[Any]]:
+        """The futures as they finish (see :func:`sagemaker_async_results.client.futures.as_completed`)."""
+        return as_completed(futures, timeout)
+
+    # -- asyncio ----------------------------------------------------------------------------------------
+    async def predict(
+        self, payload: bytes | Path | str, *, timeout: float | None = None, **options: Any
+    ) -> InferenceRecord:
+        """``await client.predict(payload)``: submit and await the Completed record.
+
+        The submit's blocking AWS calls run in the event loop's default executor; the wait is the
+        client's one waiter (no task per poll). Raises :class:`InferenceFailedError`,
+        :class:`InferenceExpiredError`, or :class:`asyncio.TimeoutError` after ``timeout`` seconds.
+        Cancelling the task stops waiting (the request itself still runs at SageMaker).
+        """
+        import asyncio
+        import functools
+
+        loop = asyncio.get_running_loop()
+        future = await loop.run_in_executor(None, functools.partial(self.submit, payload, **options))
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+
+    async def completions(
+        self,
+        payloads: Iterable[bytes | Path | str],
+        *,
+        concurrency: int = 64,
+        progress: bool | Callable[[int, int | None], None] = False,
+        **options: Any,
+    ) -> AsyncIterator[InferenceFuture]:
+        """``async for future in client.completions(payloads)``: each future as it finishes.
+
+        At most ``concurrency`` requests are in flight; ``future.result()`` is the Completed record
+        or raises (Failed, Expired). Leaving the loop early cancels the waits still pending.
+        """
+        import asyncio
+        import functools
+
+        loop = asyncio.get_running_loop()
+        total = len(payloads) if isinstance(payloads, Sized) else None
+        report, finish = _progress_reporter(progress, total)
+        inputs = iter(payloads)
+        running: dict[asyncio.Future[Any], InferenceFuture] = {}
+        done = 0
+
+        async def fill() -> None:
+            while len(running) < max(1, concurrency):
+                try:
+                    payload = next(inputs)
+                except StopIteration:
+                    return
+                future = await loop.run_in_executor(None, functools.partial(self.submit, payload, **options))
+                running[asyncio.wrap_future(future)] = future
+
+        try:
+            await fill()
+            while running:
+                finished, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
+                for awaited in finished:
+                    future = running.pop(awaited)
+                    done += 1
+                    report(done, total)
+                    yield future
+                await fill()
+        finally:
+            finish()
+            for future in running.values():
+                future.cancel()
+
+    @property
+    def waiter(self) -> ResultWaiter:
+        """The client's one waiter (created on first use; push from the results stream when there is one)."""
+        with self._waiter_lock:
+            if self._waiter is None:
+                stream = self.resources.outputs.get(RESULTS_STREAM_OUTPUT) if self._use_stream else None
+                self._waiter = ResultWaiter(
+                    self, stream_arn=stream if self._kinesis is not None else None, kinesis=self._kinesis
+                )
+            return self._waiter
+
+    def close(self) -> None:
+        """Stop the waiter thread (pending futures stay pending)."""
+        if self._waiter is not None:
+            self._waiter.close()
+
+    def __enter__(self) -> AsyncInferenceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def batch_status(
+        self, inference_ids: list[str], stats: WaiterStats | None = None
+    ) -> dict[str, InferenceRecord]:
+        """The records of up to 100 inferences in one ``BatchGetItem`` (consistent reads).
+
+        A record still Submitted past its expiry moment is checked once in S3 (see :meth:`status`).
+        """
+        if len(inference_ids) > BATCH_GET_LIMIT:
+            raise ValueError(f"at most {BATCH_GET_LIMIT} inference IDs per call")
+        keys = [{contract.TABLE_PARTITION_KEY: {"S": contract.result_key(i)}} for i in inference_ids]
+        found: dict[str, InferenceRecord] = {}
+        request: dict[str, Any] = {self.resources.results_table: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            if stats is not None:
+                stats.calls["BatchGetItem"] += 1
+            response = self._dynamodb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self.resources.results_table, []):
+                inference_id = item.get("inferenceId", {}).get("S") or item[contract.TABLE_PARTITION_KEY][
+                    "S"
+                ].removeprefix(contract.RESULT_KEY_PREFIX)
+                found[inference_id] = self._unexpired(_record_from_item(inference_id, item), stats)
+            request = response.get("UnprocessedKeys") or {}
+            if request:
+                time.sleep(0.05)
+        return found
 
     # -- read ---------------------------------------------------------------------------------------
     def status(self, inference_id: str) -> InferenceRecord:
@@ -395,14 +710,61 @@ class AsyncInferenceClient:
         ).get("Item")
         if not item:
             return InferenceRecord(inference_id=inference_id, status=InferenceStatus.UNKNOWN)
-        record = _record_from_item(inference_id, item)
-        if (
+        return self._unexpired(_record_from_item(inference_id, item))
+
+    def _unexpired(self, record: InferenceRecord, stats: WaiterStats | None = None) -> InferenceRecord:
+        """``record``, or for a Submitted one past its expiry moment what S3 holds: checked once.
+
+        SageMaker may fail to publish a notification (``NotificationFailures``) after writing the
+        output; such a request is reported Completed (or Failed) from its object, with
+        ``found_in_s3``; only when neither its output nor its failure exists is it Expired.
+        """
+        if not (
             record.status == InferenceStatus.SUBMITTED
             and record.expires_by
             and self._clock() > record.expires_by
         ):
-            return InferenceRecord(**{**record.__dict__, "status": InferenceStatus.EXPIRED})
-        return record
+            return record
+        with self._waiter_lock:
+            known = self._s3_checked.get(record.inference_id)
+        if known is None:
+            known = self._check_s3(record, stats)
+            with self._waiter_lock:
+                self._s3_checked[record.inference_id] = known
+        status, location = known
+        if status == InferenceStatus.COMPLETED:
+            return replace(record, status=status, output_location=location, found_in_s3=True)
+        if status == InferenceStatus.FAILED:
+            return replace(
+                record,
+                status=status,
+                failure_location=location,
+                failure_reason=FOUND_FAILURE_REASON,
+                found_in_s3=True,
+            )
+        return replace(record, status=InferenceStatus.EXPIRED)
+
+    def _check_s3(
+        self, record: InferenceRecord, stats: WaiterStats | None
+    ) -> tuple[InferenceStatus, str | None]:
+        candidates = (
+            (InferenceStatus.COMPLETED, record.item.get("submittedOutputLocation", {}).get("S")),
+            (InferenceStatus.FAILED, record.item.get("submittedFailureLocation", {}).get("S")),
+        )
+        for status, location in candidates:
+            if not location or self._s3 is None:
+                continue
+            bucket, key = split_s3_uri(location)
+            if stats is not None:
+                stats.calls["HeadObject"] += 1
+            try:
+                self._s3.head_object(Bucket=bucket, Key=key)
+            except Exception as error:
+                if _error_code(error) in ("404", "NoSuchKey", "NotFound"):
+                    continue
+                raise
+            return status, location
+        return InferenceStatus.EXPIRED, None
 
     def wait(
         self, inference_id: str, timeout: float = 60.0, interval: float = 0.1, *, routed: bool = False
@@ -476,6 +838,49 @@ class AsyncInferenceClient:
             if failing and not replayed:
                 break  # everything left keeps failing: stop instead of spinning on it
         return RedriveReport(replayed=replayed, still_failing=failing, errors=tuple(errors))
+
+
+def _error_code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def record_from_stream(inference_id: str, item: dict[str, Any]) -> InferenceRecord:
+    """An :class:`InferenceRecord` from a result record as the destinations send it (plain JSON)."""
+
+    def attribute(value: Any) -> dict[str, Any]:
+        if isinstance(value, list):
+            return {"L": [attribute(v) for v in value]}
+        if isinstance(value, dict):
+            return {"M": {k: attribute(v) for k, v in value.items()}}
+        if isinstance(value, bool):
+            return {"BOOL": value}
+        if isinstance(value, int | float):
+            return {"N": str(value)}
+        return {"S": str(value)}
+
+    return _record_from_item(inference_id, {k: attribute(v) for k, v in item.items() if v is not None})
+
+
+def _progress_reporter(
+    progress: bool | Callable[[int, int | None], None], total: int | None
+) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
+    """``(report, finish)``: a rich progress bar (when asked and installed), the caller's callback, or nothing."""
+    if callable(progress):
+        return progress, lambda: None
+    if not progress:
+        return (lambda done, total: None), lambda: None
+    try:
+        from rich.progress import Progress
+    except ImportError:  # the base install: no bar, no failure
+        return (lambda done, total: None), lambda: None
+    bar = Progress()
+    task = bar.add_task("inferences", total=total)
+    bar.start()
+
+    def report(done: int, total: int | None) -> None:
+        bar.update(task, completed=done)
+
+    return report, bar.stop
 
 
 def _has_batch_failures(payload: bytes) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 _CONFIG = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True)
@@ -86,6 +86,19 @@ class InferenceResultNotification(_Model):
     response_parameters: ResponseParameters | None = None
     response_body: ResponseBody | None = None
     failure_reason: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _top_level_failure_location(cls, data: Any) -> Any:
+        """Public code disagrees where a failure's location is: ``responseParameters.failureLocation``
+        or a top-level ``failureLocation``. Both are accepted; ``responseParameters`` wins when both are."""
+        if not isinstance(data, dict) or not isinstance(data.get("failureLocation"), str):
+            return data
+        response = data.get("responseParameters")
+        response = dict(response) if isinstance(response, dict) else {}
+        if response.get("failureLocation") or response.get("failure_location"):
+            return data
+        return {**data, "responseParameters": {**response, "failureLocation": data["failureLocation"]}}
 
 
 class TestNotification(_Model):

@@ -5,7 +5,11 @@ Convention: ``CustomAttributes`` contains ``taskToken=<token>`` (pairs separated
 "body"?}`` (``body`` only when the payload is JSON and at most :data:`MAX_BODY_BYTES`);
 ``Failed`` -> ``SendTaskFailure`` with ``error="InferenceFailed"``, ``cause=failureReason``.
 
-Note ``CustomAttributes`` is limited to 1024 characters, so the token must fit in it.
+``CustomAttributes`` is limited to 1024 characters and a task token can be 2,048. A longer token is
+kept in the request's Submitted record (``contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE``, written by the
+client's ``invoke(task_token=...)``) and the request carries ``taskTokenInRecord=1``
+(``contract.TASK_TOKEN_IN_RECORD_ATTRIBUTE``): the callback then reads the token from the results table
+by inference ID, one consistent ``GetItem``. The short ``taskToken=`` form needs no read.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sagemaker_async_results import contract
 from sagemaker_async_results.runtime.destinations._env import flag
-from sagemaker_async_results.runtime.errors import ResultError
+from sagemaker_async_results.runtime.errors import ConfigurationError, ResultError
 from sagemaker_async_results.runtime.payloads import aws_error, is_json_type
 
 if TYPE_CHECKING:
@@ -47,18 +51,54 @@ class StepFunctionsCallback:
     name = "stepFunctions"
     stage: Final = "after"
 
-    def __init__(self, *, clients: Clients) -> None:
+    def __init__(self, *, clients: Clients, results_table: str | None = None) -> None:
         self._clients = clients
+        self._results_table = results_table
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str], *, settings: Settings, clients: Clients
     ) -> StepFunctionsCallback | None:
         """On when ``STEP_FUNCTIONS_CALLBACK_ENABLED`` is true."""
-        return cls(clients=clients) if flag(environ, ENABLED_ENV, default=False) else None
+        if not flag(environ, ENABLED_ENV, default=False):
+            return None
+        return cls(clients=clients, results_table=settings.results_table)
 
     def applies(self, result: InferenceResult) -> bool:
-        return bool(result.attributes.get(TOKEN_ATTRIBUTE))
+        return bool(result.attributes.get(TOKEN_ATTRIBUTE)) or self._token_in_record(result)
+
+    @staticmethod
+    def _token_in_record(result: InferenceResult) -> bool:
+        return result.attributes.get(contract.TASK_TOKEN_IN_RECORD_ATTRIBUTE) == "1"
+
+    def _token(self, result: InferenceResult) -> str | None:
+        """The request's task token: from its custom attributes, else from its Submitted record."""
+        token = result.attributes.get(TOKEN_ATTRIBUTE)
+        if token or not self._token_in_record(result):
+            return token
+        if not self._results_table:
+            raise ConfigurationError(
+                "the request keeps its task token in the results table, and this function has none",
+                received=f"{contract.TASK_TOKEN_IN_RECORD_ATTRIBUTE}=1",
+                expected=f"{contract.RESULTS_TABLE} set",
+            )
+        try:
+            item = self._clients.dynamodb.get_item(
+                TableName=self._results_table,
+                Key={contract.TABLE_PARTITION_KEY: {"S": contract.result_key(result.inference_id)}},
+                ProjectionExpression="#token",
+                ExpressionAttributeNames={"#token": contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE},
+                ConsistentRead=True,
+            ).get("Item", {})
+        except Exception as exc:
+            raise aws_error(exc, operation="DynamoDB.GetItem", inference_id=result.inference_id) from exc
+        value = item.get(contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE, {}).get("S")
+        if not value:
+            _logger().warning(
+                "the request's task token is not in its Submitted record; nothing to answer",
+                extra={"inference_id": result.inference_id},
+            )
+        return value
 
     def task_output(self, result: InferenceResult) -> dict[str, Any]:
         """The ``SendTaskSuccess`` output document."""
@@ -75,7 +115,9 @@ class StepFunctionsCallback:
         return output
 
     def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
-        token = result.attributes[TOKEN_ATTRIBUTE]
+        token = self._token(result)
+        if not token:
+            return
         client = self._clients.stepfunctions
         try:
             if result.succeeded:
