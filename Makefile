@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # Never let a stray profile or real credentials leak into local runs.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench soak clean
+.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench soak mutation clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml src/sagemaker_async_results/runtime/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench: setup
 # effect), 5% duplicates, 1% poison; prints the accounting table (make test runs 300 per mode).
 soak: setup
 	$(BIN)/python -m bench.soak --json bench/results/soak.json $(SOAK_ARGS)
+
+# Mutation testing of the runtime modules with mutmut, in a temporary copy of the tree (minutes per
+# module; not in CI). MUTATION_ARGS="--modules guard.py" picks modules; writes bench/results/mutation.json.
+mutation: setup
+	$(BIN)/python -m bench.mutation $(MUTATION_ARGS)
 
 clean:
 	rm -rf cdk.out .build dist build $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,112 @@
+"""Mutation testing of the runtime modules with mutmut (``make mutation``; not in CI: it takes minutes per module).
+
+mutmut changes source files in place while it runs, so this runs it in a copy of the repository
+(``src/``, ``tests/``, ``functions/``, ``bench/``, ``pyproject.toml``) in a temporary folder: the
+working tree, which other processes may be importing, is never mutated. Each module is mutated
+against the fast tests that exercise it (the mapping below); the score is killed / (killed +
+survived), with mutants that timed out counted as killed (mutmut's own convention) and reported apart.
+
+Writes ``bench/results/mutation.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import ROOT
+
+RUNTIME = "src/sagemaker_async_results/runtime"
+#: module -> the tests that exercise it (fast ones first: each mutant runs them).
+MODULES: dict[str, list[str]] = {
+    f"{RUNTIME}/destinations/_batch.py": ["tests/unit/test_batch_send.py"],
+    f"{RUNTIME}/dispatch.py": ["tests/unit/test_dispatch.py"],
+    f"{RUNTIME}/router.py": ["tests/unit/test_router.py"],
+    f"{RUNTIME}/settings.py": ["tests/unit/test_settings.py"],
+    f"{RUNTIME}/envelopes.py": ["tests/unit/test_envelopes.py", "tests/unit/test_models.py"],
+    f"{RUNTIME}/payloads.py": ["tests/unit/test_payloads.py"],
+    f"{RUNTIME}/record_guard.py": ["tests/integration/test_record_guard.py"],
+    f"{RUNTIME}/guard.py": ["tests/integration/test_guard.py"],
+    f"{RUNTIME}/lifecycle.py": [
+        "tests/integration/test_routing_state.py",
+        "tests/integration/test_record_guard.py",
+    ],
+}
+
+
+def _copy(into: Path) -> None:
+    for name in ("src", "tests", "functions", "bench"):
+        shutil.copytree(ROOT / name, into / name, ignore=shutil.ignore_patterns("__pycache__", "results"))
+    shutil.copy(ROOT / "pyproject.toml", into / "pyproject.toml")
+
+
+def mutate(module: str, tests: list[str], workdir: Path, python: str) -> dict[str, Any]:
+    """Run mutmut on one module in ``workdir``; returns its counts."""
+    (workdir / ".mutmut-cache").unlink(missing_ok=True)
+    runner = f"{python} -m pytest -x -q -p no:cacheprovider -p no:randomly " + " ".join(tests)
+    started = time.monotonic()
+    subprocess.run(
+        [python, "-m", "mutmut", "run", "--paths-to-mutate", module, "--runner", runner, "--no-progress"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    junit = subprocess.run(
+        [python, "-m", "mutmut", "junitxml"], cwd=workdir, capture_output=True, text=True, check=False
+    ).stdout
+    total = len(re.findall(r"<testcase ", junit))
+    failures = len(re.findall(r"<failure", junit))  # survived (and suspicious)
+    skipped = len(re.findall(r"<skipped", junit))
+    killed = total - failures - skipped
+    return {
+        "module": module.removeprefix("src/"),
+        "tests": tests,
+        "mutants": total,
+        "killed": killed,
+        "survived": failures,
+        "skipped": skipped,
+        "killedPercent": round(100 * killed / (killed + failures), 1) if killed + failures else None,
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--modules", nargs="+", help="module paths (default: all in the mapping)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mutation.json")
+    args = parser.parse_args(argv)
+    chosen = {
+        m: t for m, t in MODULES.items() if not args.modules or any(m.endswith(x) for x in args.modules)
+    }
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mutation-") as folder:
+        workdir = Path(folder)
+        _copy(workdir)
+        for module, tests in chosen.items():
+            print(f"mutating {module} against {' '.join(tests)} ...", file=sys.stderr, flush=True)
+            results.append(mutate(module, tests, workdir, sys.executable))
+    lines = [
+        "| Module | Mutants | Killed | Survived | Killed % | Tests | Seconds |",
+        "|---|--:|--:|--:|--:|---|--:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['survived']} | {r['killedPercent']} "
+            f"| {', '.join(r['tests'])} | {r['seconds']} |"
+        )
+    print("\n".join(lines))
+    args.out.write_text(json.dumps({"results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
