@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+AWSCLI_VENV := .venv-awscli
 CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 # aws_cdk imports 3x faster with bytecode; the machine may disable writing it.
@@ -11,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # Never let a stray profile or real credentials leak into local runs.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench soak mutation clean
+.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench soak mutation awscli bench-sdk clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml src/sagemaker_async_results/runtime/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,24 @@ $(CHECKOV_VENV)/.installed: tools/checkov/requirements.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r tools/checkov/requirements.txt
 	touch $@
 
+# The AWS CLI v1 pins botocore exactly (not the project's), so it too has a virtual environment of its own.
+$(AWSCLI_VENV)/.installed: tools/awscli/requirements.txt
+	test -x $(AWSCLI_VENV)/bin/python || $(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/pip install --quiet --upgrade "pip==25.3"
+	$(AWSCLI_VENV)/bin/pip install --quiet -r tools/awscli/requirements.txt
+	touch $@
+
+awscli: $(AWSCLI_VENV)/.installed
+
+# The SageMaker Python SDK v2 for the await-at-scale baseline (make bench uses it when installed).
+.venv-sdk/.installed: bench/requirements-sdk.txt
+	test -x .venv-sdk/bin/python || $(PYTHON) -m venv .venv-sdk
+	.venv-sdk/bin/pip install --quiet --upgrade "pip==25.3"
+	.venv-sdk/bin/pip install --quiet -r bench/requirements-sdk.txt
+	touch $@
+
+bench-sdk: .venv-sdk/.installed
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -37,8 +56,8 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup lint
-	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
+test: setup lint $(AWSCLI_VENV)/.installed
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov AWSCLI=$(CURDIR)/$(AWSCLI_VENV)/bin/aws $(BIN)/python -m pytest
 
 synth: setup
 	$(CDK) synth --quiet

@@ -22,7 +22,13 @@ from bench.stats import Row
 
 #: Added to every emulator answer in the second throughput run: in-region AWS API calls take a few ms.
 AWS_LIKE_LATENCY_MS = 10.0
-ALIASES = {"ttr": "time_to_result", "tp": "throughput", "cold": "cold_start", "mem": "memory"}
+ALIASES = {
+    "ttr": "time_to_result",
+    "tp": "throughput",
+    "cold": "cold_start",
+    "mem": "memory",
+    "scale": "await_at_scale",
+}
 
 
 def _log(message: str) -> None:
@@ -50,6 +56,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cold-runs", type=int, help="cold start: fresh interpreters per variant")
     parser.add_argument("--memory-large-mib", type=int, help="memory: size of the large output in MiB")
     parser.add_argument("--seed", type=int, help="seed of the shuffled model run times")
+    parser.add_argument("--scale-requests", type=int, help="await at scale: requests awaited at once")
     parser.add_argument(
         "--delivery",
         choices=("direct", "buffered"),
@@ -70,6 +77,7 @@ def counts_from(args: argparse.Namespace) -> Counts:
         cold_runs=args.cold_runs,
         memory_large_bytes=args.memory_large_mib << 20 if args.memory_large_mib else None,
         seed=args.seed,
+        scale_requests=args.scale_requests,
     )
 
 
@@ -92,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if counts.quick:
         _log("QUICK run: tiny counts and baseline delays scaled x0.1; the numbers are NOT comparable")
     runners: dict[str, Callable[[], tuple[list[Row], dict[str, Any]]]] = {}
-    from bench import cold_start, cost, fake_aws, memory, throughput, time_to_result
+    from bench import await_at_scale, cold_start, cost, fake_aws, memory, throughput, time_to_result
 
     runners["cold_start"] = lambda: cold_start.run(counts, _log)
     runners["throughput"] = lambda: _combine(
@@ -103,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     runners["memory"] = lambda: memory.run(counts, _log)
     runners["time_to_result"] = lambda: time_to_result.run(counts, args.workdir, _log, args.delivery)
+    runners["await_at_scale"] = lambda: await_at_scale.run(
+        args.workdir,
+        _log,
+        requests=counts.scale_requests,
+        lone_samples=2 if counts.quick else 10,
+        baselines=not counts.quick,
+        plot_path=args.out / "await_at_scale.png",
+    )
 
     rows: list[Row] = []
     extras: dict[str, Any] = {}

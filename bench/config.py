@@ -16,7 +16,7 @@ SDK_WAITER_MAX_ATTEMPTS = 60
 #: The polling loop of AWS's "Check prediction results" page sleeps this long between ``GetObject``s.
 DOCS_POLL_DELAY_S = 2.0
 
-CASES = ("time_to_result", "throughput", "cold_start", "memory")
+CASES = ("time_to_result", "throughput", "cold_start", "memory", "await_at_scale")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Counts:
     memory_large_bytes: int = 1 << 30
     memory_runs: int = 2
     seed: int = 5
+    #: Requests awaited at once (await_at_scale); the quick run skips its 15 s / 2 s baselines.
+    scale_requests: int = 1000
 
     @property
     def waiter_delay(self) -> float:
@@ -65,6 +67,7 @@ QUICK = Counts(
     cold_runs=2,
     memory_runs=1,
     memory_large_bytes=16 << 20,
+    scale_requests=20,
 )
 
 

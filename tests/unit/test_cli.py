@@ -311,3 +311,19 @@ def test_local_run_defaults_to_the_delivery_mode_of_the_apps_cdk_json(tmp_path: 
     assert delivery_mode(app, "direct") == "direct"
     (tmp_path / "cdk.json").write_text(json.dumps({"app": "true"}))
     assert delivery_mode(CdkApp(tmp_path), None) == "direct"
+
+
+def test_demo_passes_lose_notifications_to_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_run_demo(**kwargs: Any) -> int:
+        seen.update(kwargs)
+        return 0
+
+    import sagemaker_async_results.local.demo as demo
+
+    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    result = run("demo", "--lose-notifications", "3", "--no-summary")
+    assert result.exit_code == 0, result.output
+    assert seen["lose_notifications"] == 3
+    assert run("demo", "--lose-notifications", "-1").exit_code == 2  # a count, never negative
