@@ -175,11 +175,11 @@ class AwaitAtScale:
             env=environment,
             capture_output=True,
             text=True,
-            timeout=3600,
+            timeout=900,
             check=False,
         )
         if completed.returncode != 0:
-            print(completed.stderr[-3000:], file=sys.stderr)
+            print(completed.stdout[-2000:], completed.stderr[-3000:], file=sys.stderr)
             raise RuntimeError(f"the SDK run failed ({completed.returncode})")
         report = json.loads(completed.stdout.strip().splitlines()[-1])
         # The subprocess reports wall-clock times; the simulator records perf_counter() here.

@@ -59,7 +59,8 @@ def main() -> None:
             sagemaker_session=session,
             serializer=IdentitySerializer("application/json"),
             deserializer=BytesDeserializer(),
-        )
+        ),
+        name=endpoint,
     )
     held: dict[str, float] = {}
 
