@@ -66,7 +66,7 @@ def test_created_stream_is_encrypted_with_the_construct_key_and_only_put_record_
     statements = _put_statements(template)
     assert len(statements) == 3  # one per function: success, error, recovery
     for statement in statements:
-        assert statement["Action"] == "kinesis:PutRecord"
+        assert statement["Action"] == ["kinesis:PutRecord", "kinesis:PutRecords"]
         assert statement["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]}
     for env in _handler_envs(template):
         assert env[STREAM_ARN_ENV] == {"Fn::GetAtt": [stream_id, "Arn"]}

@@ -28,7 +28,7 @@ OUTPUT_RESULTS_STREAM_ARN = "ResultsStreamArn"
 
 
 class KinesisDestination:
-    """Put every result record on a Kinesis data stream (``kinesis:PutRecord`` on that stream only).
+    """Put every result record on a Kinesis data stream (``kinesis:PutRecords`` and ``kinesis:PutRecord`` on that stream only).
 
     Parameters
     ----------
@@ -98,10 +98,13 @@ class KinesisDestination:
             )
         self.stream = stream
         for function in functions:
-            # Exactly PutRecord: grant_write would add PutRecords, ListShards and wildcard KMS actions.
+            # Exactly the put actions: the runtime sends a batch with PutRecords (PutRecord for a lone result);
+            # grant_write would add ListShards and wildcard KMS actions.
             function.add_to_role_policy(
                 iam.PolicyStatement(
-                    sid="PutResults", actions=["kinesis:PutRecord"], resources=[stream.stream_arn]
+                    sid="PutResults",
+                    actions=["kinesis:PutRecord", "kinesis:PutRecords"],
+                    resources=[stream.stream_arn],
                 )
             )
             if self.existing_stream_key is not None:
