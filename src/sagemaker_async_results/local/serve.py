@@ -8,8 +8,9 @@ example commands.
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
-import time
+import threading
 from pathlib import Path
 
 from sagemaker_async_results.local.emulator import ISOLATED_CONFIG, AwsTarget
@@ -85,9 +86,14 @@ def serve(
             "",
             "Ctrl-C to stop.",
         ]
-        print("\n".join(lines), flush=True)
+        # Ctrl-C (or SIGTERM) only sets an event: the shutdown then runs as ordinary code, never
+        # interrupted half-way by a KeyboardInterrupt raised inside the emulator's or a worker's cleanup.
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+            print("\n".join(lines), flush=True)
+            stop.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
