@@ -10,19 +10,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_async_results import contract
-from sagemaker_async_results.runtime.destinations._batch import EntryFailure, entry_error, send_entries
-from sagemaker_async_results.runtime.destinations._env import text
-from sagemaker_async_results.runtime.errors import AwsCallError, ResultError
+from sagemaker_async_results.runtime.destinations._batch import (
+    BatchDestination,
+    EntryFailure,
+    answer_failures,
+)
+from sagemaker_async_results.runtime.errors import AwsCallError
 from sagemaker_async_results.runtime.payloads import aws_error
 
 if TYPE_CHECKING:
     from sagemaker_async_results.runtime.clients import Clients
     from sagemaker_async_results.runtime.result import InferenceResult
-    from sagemaker_async_results.runtime.settings import Settings
 
 SOURCE = "sagemaker.async-results"
 DETAIL_TYPE = "SageMaker Async Inference Result"
@@ -33,8 +34,8 @@ MAX_BATCH_ENTRIES = 10
 MAX_BATCH_BYTES = 262_144
 
 
-class EventBridgeDestination:
-    """Puts the result record on an event bus.
+class EventBridgeDestination(BatchDestination):
+    """Puts the result record on an event bus; on when ``EVENT_BUS_NAME`` is set.
 
     Parameters
     ----------
@@ -42,66 +43,36 @@ class EventBridgeDestination:
     """
 
     name = "eventBridge"
-    stage: Final = "after"
+    target_env = BUS_NAME_ENV
+    target_keyword = "bus_name"
+    batch_operation = "EventBridge.PutEvents"
+    max_batch_entries = MAX_BATCH_ENTRIES
+    max_batch_bytes = MAX_BATCH_BYTES
 
     def __init__(self, *, bus_name: str, clients: Clients) -> None:
-        self._bus = bus_name
-        self._clients = clients
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str], *, settings: Settings, clients: Clients
-    ) -> EventBridgeDestination | None:
-        """On when ``EVENT_BUS_NAME`` is set."""
-        bus_name = text(environ, BUS_NAME_ENV)
-        return cls(bus_name=bus_name, clients=clients) if bus_name else None
-
-    def applies(self, result: InferenceResult) -> bool:
-        return True
+        super().__init__(bus_name, clients)
 
     def _entry(self, result: InferenceResult, record: dict[str, Any]) -> dict[str, Any]:
         return {
             "Source": SOURCE,
             "DetailType": DETAIL_TYPE,
             "Detail": json.dumps(record),
-            "EventBusName": self._bus,
+            "EventBusName": self._target,
             "Resources": [loc for loc in (result.output_location, result.failure_location) if loc],
         }
 
-    def send_batch(self, items: Sequence[tuple[InferenceResult, dict[str, Any]]]) -> list[ResultError | None]:
-        """One event per result in ``PutEvents`` calls of up to 10; a failure per result (``None``: put)."""
-        if len(items) == 1:
-            try:
-                self.send(*items[0])
-            except ResultError as err:
-                return [err]
-            return [None]
-        entries = [self._entry(result, record) for result, record in items]
+    def _entry_size(self, entry: dict[str, Any]) -> int:
         # EventBridge's entry size: Source, DetailType, Detail and the resources' lengths.
-        sizes = [
-            len(e["Source"])
-            + len(e["DetailType"])
-            + len(e["Detail"].encode())
-            + sum(map(len, e["Resources"]))
-            for e in entries
-        ]
-
-        def call(batch: list[dict[str, Any]]) -> list[EntryFailure | None]:
-            response = self._clients.events.put_events(Entries=batch)  # type: ignore[arg-type]
-            return [
-                EntryFailure(answer.get("ErrorCode", ""), answer.get("ErrorMessage", ""))
-                if answer.get("ErrorCode")
-                else None
-                for answer in response["Entries"]
-            ]
-
-        outcomes = send_entries(
-            entries, sizes=sizes, max_entries=MAX_BATCH_ENTRIES, max_bytes=MAX_BATCH_BYTES, call=call
+        return (
+            len(entry["Source"])
+            + len(entry["DetailType"])
+            + len(entry["Detail"].encode())
+            + sum(map(len, entry["Resources"]))
         )
-        return [
-            entry_error(outcome, result.inference_id, "EventBridge.PutEvents")
-            for outcome, (result, _) in zip(outcomes, items, strict=True)
-        ]
+
+    def _call(self, entries: list[dict[str, Any]]) -> list[EntryFailure | None]:
+        response = self._clients.events.put_events(Entries=entries)  # type: ignore[arg-type]
+        return answer_failures(response["Entries"])
 
     def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
         entry = self._entry(result, record)
