@@ -31,7 +31,7 @@ TABLE_PARTITION_KEY = "pk"
 TABLE_TTL_ATTRIBUTE = "expiresAt"
 #: ``pk`` of an inference's result record is this prefix + the inference ID.
 RESULT_KEY_PREFIX = "result#"
-#: ``pk`` prefix of the runtime's exactly-once records (Powertools idempotency).
+#: ``pk`` prefix of the exactly-once lock records used when the result store is off.
 IDEMPOTENCY_KEY_PREFIX = "idempotency#result"
 #: Result record attribute holding a response that the notification carried inline (binary).
 INLINE_BODY_ATTRIBUTE = "inlineBody"
@@ -40,6 +40,11 @@ INLINE_BODY_ATTRIBUTE = "inlineBody"
 def result_key(inference_id: str) -> str:
     """The ``pk`` of the result record of ``inference_id``."""
     return f"{RESULT_KEY_PREFIX}{inference_id}"
+
+
+def lock_key(inference_id: str, status: str) -> str:
+    """The ``pk`` of the exactly-once lock record of one status of ``inference_id`` (result store off)."""
+    return f"{IDEMPOTENCY_KEY_PREFIX}#{inference_id}#{status}"
 
 
 # --- Result record attributes (written by the client and the runtime, read by the client) ----------------
@@ -52,6 +57,13 @@ ROUTING_FAILED = "Failed"
 ROUTING_ERROR_ATTRIBUTE = "routingError"
 #: Names of the user handlers and destinations that ran to completion for this result.
 ROUTED_TO_ATTRIBUTE = "routedTo"
+#: Exactly-once lock on the record (the client ignores these): the owning attempt's UUID and until when.
+LOCK_OWNER_ATTRIBUTE = "lockOwner"
+LOCK_EXPIRES_ATTRIBUTE = "lockExpiresAt"
+#: String set of the statuses (``Completed`` / ``Failed``) whose notification was routed.
+ROUTED_STATUSES_ATTRIBUTE = "routedStatuses"
+#: After a failed attempt: ``{<status>: [steps it completed]}``, skipped by the retry; removed when routed.
+RESUME_STEPS_ATTRIBUTE = "resumeSteps"
 
 # --- Stack outputs of the AsyncInferenceResults construct (the client and the local run read them) -----
 #: A stack holding the construct has these outputs; with ``output_prefix`` set they carry that prefix.

@@ -6,9 +6,8 @@ Each job has its own module, readable alone:
 * :mod:`~sagemaker_async_results.runtime.dispatch` — event shape, SQS batching, the response;
 * :mod:`~sagemaker_async_results.runtime.lifecycle` — the records of an event: claim -> payload
   check -> handlers, then the batch's notify-once destinations and completion;
-* :mod:`~sagemaker_async_results.runtime.record_guard` (result store on: the lock lives on the
-  result record) and :mod:`~sagemaker_async_results.runtime.guard` (result store off: a lock item)
-  — the exactly-once guards, the lifecycle's DynamoDB writers.
+* :mod:`~sagemaker_async_results.runtime.record_guard` — the exactly-once guard, the lifecycle's
+  DynamoDB writer (the lock lives on the result record, or on a lock record when the store is off).
 
 This module only builds them from :class:`Settings` and :class:`Clients` and wraps the entry with
 the Powertools logger (Lambda context, cleared keys per invocation) and tracer.
@@ -23,7 +22,6 @@ from sagemaker_async_results.runtime.clients import Clients
 from sagemaker_async_results.runtime.destinations import Destination, ResultStore, build_destinations
 from sagemaker_async_results.runtime.dispatch import Dispatcher
 from sagemaker_async_results.runtime.errors import ResultError
-from sagemaker_async_results.runtime.guard import ExactlyOnceGuard
 from sagemaker_async_results.runtime.lifecycle import Outcome, RecordLifecycle
 from sagemaker_async_results.runtime.models import InferenceResultNotification
 from sagemaker_async_results.runtime.observability import logger, tracer
@@ -76,10 +74,9 @@ class ResultsApp:
         self.before, self.after = build_destinations(self.settings, self.clients)
         store = next((d for d in self.before if isinstance(d, ResultStore)), None)
         #: Result store on: the claim stores the record and locks it, the completion marks it Routed.
-        self.record_guard = self._build_record_guard() if store is not None else None
-        #: Result store off, results table set: a separate lock item. ``None`` without a results
-        #: table: duplicates are then routed again (documented).
-        self.exactly_once = self._build_guard() if store is None else None
+        #: Off, with a results table: a lock record. ``None`` without a results table: duplicates
+        #: are then routed again (documented).
+        self.record_guard = self._build_record_guard(store)
         self.lifecycle = RecordLifecycle(
             settings=self.settings,
             router=self.router,
@@ -87,7 +84,6 @@ class ResultsApp:
             after=self.after,
             locations=self.guard,
             s3_client=lambda: self.clients.s3,
-            exactly_once=self.exactly_once,
             record_guard=self.record_guard,
             store=store,
         )
@@ -120,16 +116,12 @@ class ResultsApp:
         """The result object for a notification (nothing is read yet)."""
         return self.lifecycle.build_result(notification)
 
-    def _build_guard(self) -> ExactlyOnceGuard | None:
-        if not self.settings.idempotency_enabled:
+    def _build_record_guard(self, store: ResultStore | None) -> RecordGuard | None:
+        if store is None and not self.settings.idempotency_enabled:
             return None
         assert self.settings.results_table
-        return ExactlyOnceGuard(
+        return RecordGuard(
             table=self.settings.results_table,
             dynamodb=lambda: self.clients.dynamodb,
-            ttl_seconds=self.settings.idempotency_ttl_seconds,
+            ttl_seconds=None if store is not None else self.settings.idempotency_ttl_seconds,
         )
-
-    def _build_record_guard(self) -> RecordGuard:
-        assert self.settings.results_table
-        return RecordGuard(table=self.settings.results_table, dynamodb=lambda: self.clients.dynamodb)

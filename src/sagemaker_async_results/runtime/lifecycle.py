@@ -5,10 +5,10 @@ Per record (the records of an SQS batch concurrently, ``BATCH_CONCURRENCY``):
 1. parse and validate the message (a ``TestNotification`` is acknowledged and ignored); the
    payload's location is checked against ``READABLE_LOCATIONS`` (no S3 call): a refused location
    or a ``Completed`` notification without output fails the record before anything is written;
-2. **exactly-once claim**. With the result store on (the default), one conditional ``UpdateItem``
-   stores the result record, sets ``routing = InProgress`` and takes the lock on the record itself
-   (:mod:`~sagemaker_async_results.runtime.record_guard`); without it, a separate lock item
-   (:mod:`~sagemaker_async_results.runtime.guard`). The claim says: go on, ``duplicate`` (routed
+2. **exactly-once claim** (:mod:`~sagemaker_async_results.runtime.record_guard`): one conditional
+   ``UpdateItem`` takes the lock and, with the result store on (the default), stores the result
+   record with ``routing = InProgress``; without it, the lock lives on a lock record. The claim
+   says: go on (skipping the steps a failed earlier attempt completed), ``duplicate`` (routed
    already), or another attempt holds it (the record fails and is retried later). Two copies of
    one result in one batch: the second waits for the first and takes its outcome;
 3. **payload check** (``PAYLOAD_CHECK``): ``lazy`` (default) reads nothing here, the payload is
@@ -24,8 +24,8 @@ Then, for the records of the event that got through step 4, together:
    batch in one ``TransactWriteItems`` (one ``UpdateItem`` for a lone record). A record never counts
    as routed before every one of its sends returned.
 
-A step that raised writes ``routing = Failed`` with the error and the step's name, and gives the
-lock up so the retry can route.
+A step that raised writes ``routing = Failed`` with the error, the step's name and the steps that
+completed, and gives the lock up so the retry can route.
 
 Handler error policy: an exception from a user handler goes to the exception handler registered
 for its class, if any (returning normally marks it handled, and the handler counts as completed);
@@ -53,10 +53,10 @@ from sagemaker_async_results.runtime.errors import (
     PayloadNotFoundError,
     ResultError,
 )
-from sagemaker_async_results.runtime.guard import AlreadyRouted, Lock, lock_seconds
 from sagemaker_async_results.runtime.models import InferenceResultNotification, TestNotification
 from sagemaker_async_results.runtime.observability import emit, logger, tracer
 from sagemaker_async_results.runtime.payloads import LocationGuard, Payload, decode_inline
+from sagemaker_async_results.runtime.record_guard import AlreadyRouted, Lock, lock_seconds
 from sagemaker_async_results.runtime.result import InferenceResult
 from sagemaker_async_results.runtime.router import Route
 
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from sagemaker_async_results.runtime.destinations import Destination, ResultStore
-    from sagemaker_async_results.runtime.guard import ExactlyOnceGuard
     from sagemaker_async_results.runtime.record_guard import RecordGuard
     from sagemaker_async_results.runtime.router import Router
     from sagemaker_async_results.runtime.settings import Settings
@@ -123,11 +122,11 @@ class RecordLifecycle:
         Guard applied before any S3 read.
     s3_client
         Callable returning the S3 client (called only when a payload is in S3).
-    exactly_once
-        The separate-item exactly-once guard (result store off); ``None`` otherwise.
-    record_guard, store
-        The exactly-once guard on the result record and the result store whose record its claim
-        writes (both or neither: the default deployment has both).
+    record_guard
+        The exactly-once guard; ``None`` without a results table (duplicates are routed again).
+    store
+        The result store, whose record the claim writes (with a guard; without one, it is an
+        ordinary step); ``None`` when it is off.
     """
 
     def __init__(
@@ -139,7 +138,6 @@ class RecordLifecycle:
         after: Sequence[Destination],
         locations: LocationGuard,
         s3_client: Callable[[], S3Client],
-        exactly_once: ExactlyOnceGuard | None,
         record_guard: RecordGuard | None = None,
         store: ResultStore | None = None,
     ) -> None:
@@ -149,8 +147,7 @@ class RecordLifecycle:
         self.after = after
         self.locations = locations
         self._s3_client = s3_client
-        self.exactly_once = exactly_once
-        self.record_guard = record_guard if store is not None else None
+        self.record_guard = record_guard
         self.store = store if record_guard is not None else None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -235,7 +232,7 @@ class RecordLifecycle:
                 status=notification.invocation_status,
             )
             result = self.build_result(notification)
-            if self.record_guard is not None or self.exactly_once is not None:
+            if self.record_guard is not None:
                 with leaders_lock:
                     leader = leaders.setdefault((result.inference_id, result.status), index)
                 if leader != index:
@@ -267,14 +264,14 @@ class RecordLifecycle:
         routed_to: list[str] = []
         claim: Lock | AlreadyRouted | None = None
         seconds = lock_seconds(context)
-        if self.record_guard is not None and self.store is not None:
-            values = self.store.attribute_values(result, result.to_record())
+        if self.record_guard is not None:
+            values = None
+            if self.store is not None:  # the claim stores the result record
+                values = self.store.attribute_values(result, result.to_record())
+                routed_to.append(self.store.name)
             claim = self.record_guard.claim(
-                result.inference_id, result.status, values, lock_seconds=seconds, routed_to=[self.store.name]
+                result.inference_id, result.status, values, lock_seconds=seconds, routed_to=routed_to
             )
-            routed_to.append(self.store.name)
-        elif self.exactly_once is not None:
-            claim = self.exactly_once.acquire(result.inference_id, result.status, lock_seconds=seconds)
         if isinstance(claim, AlreadyRouted):
             logger.info(
                 "duplicate notification: already routed, skipped", extra={"routed_to": claim.routed_to}
@@ -363,38 +360,15 @@ class RecordLifecycle:
     def _complete(self, done: list[_Routing]) -> None:
         """Mark routed: never fails a record (everything ran; failing would run it all again)."""
         if self.record_guard is not None:
-            self.record_guard.complete_many(
-                [(r.lock, r.result.status, r.routed_to) for r in done if r.lock is not None]
-            )
-            return
-        for routing in done:
-            result = routing.result
-            if self.exactly_once is not None and routing.lock is not None:
-                try:
-                    self.exactly_once.complete(routing.lock, routing.routed_to)
-                except ResultError as err:
-                    # The result went everywhere: failing the record now would route it again once the
-                    # lock expires. Keep the outcome and say loudly that a later duplicate may be routed again.
-                    with _record_keys(result):
-                        logger.error(
-                            "routed, but the exactly-once lock was not completed", extra=err.to_log()
-                        )
+            self.record_guard.complete_many([(r.lock, r.routed_to) for r in done if r.lock is not None])
 
     def _abandon(self, routing: _Routing, error: ResultError | None, step: str) -> None:
-        """A step failed: record it on the result record and give the lock up so the retry can route."""
-        if self.record_guard is not None and routing.lock is not None:
-            if error is not None:
-                self.record_guard.fail(routing.lock, routing.routed_to, error, step)
-            else:  # not a structured error (e.g. KeyboardInterrupt): still give the lock up
-                self.record_guard.fail(
-                    routing.lock,
-                    routing.routed_to,
-                    ResultError("interrupted", received=step, expected="the step returns"),
-                    step,
-                )
+        """A step failed: record it and what completed, and give the lock up so the retry can route."""
+        if self.record_guard is None or routing.lock is None:
             return
-        if self.exactly_once is not None and routing.lock is not None:
-            self.exactly_once.release(routing.lock)
+        if error is None:  # not a structured error (e.g. KeyboardInterrupt): still give the lock up
+            error = ResultError("interrupted", received=step, expected="the step returns")
+        self.record_guard.fail(routing.lock, routing.routed_to, error, step)
 
     def _copy_outcome(self, copy: _Copy, outcomes: Sequence[Any]) -> Outcome | ResultError:
         leader = outcomes[copy.leader]

@@ -1,50 +1,63 @@
-"""Exactly-once on the result record itself: one write claims a result and stores it, one completes it.
+"""Exactly-once routing: one write claims a result (and stores its record), one marks it routed.
 
-Used when the result store is on (the default): the lock lives on the result record
-(``pk = "result#<inferenceId>"``) next to the fields the client reads, so routing a result costs
-two DynamoDB writes instead of five (lock, ``InProgress``, store, ``Routed``, complete):
+The lock lives on a record of the results table, next to the fields it guards:
 
-1. **claim**: one conditional ``UpdateItem`` that writes the result record's fields (what the
-   result store writes, ``inlineBody`` included), ``routing = InProgress``, ``routedTo =
-   ["resultStore"]`` and the lock ``lockOwner = <uuid of this attempt>``, ``lockExpiresAt = now +
-   the invocation's remaining time``. Its condition: this status was not routed yet
-   (``routedStatuses`` does not hold it) and no other attempt holds a live lock (no owner, an
-   expired lock, **or the owner is this attempt**). Refused, the write changes nothing, and the
-   refusal carries the record (``ReturnValuesOnConditionCheckFailure = ALL_OLD``), which says why
-   without another read: routed already (a duplicate), or another attempt's live lock;
+* result store on (the default): on the **result record** itself (``pk = "result#<inferenceId>"``),
+  so the claim also stores what the client reads and routing a result costs two DynamoDB writes;
+* result store off: on a **lock record** per result and status (``pk =
+  "idempotency#result#<inferenceId>#<status>"``, the table's TTL set to ``IDEMPOTENCY_TTL_SECONDS``).
+
+An attempt to route a result:
+
+1. **claims**: one conditional ``UpdateItem`` that writes the record's fields (what the result store
+   writes, ``inlineBody`` included), ``routing = InProgress``, ``routedTo`` and the lock
+   ``lockOwner = <uuid of this attempt>``, ``lockExpiresAt = now + the invocation's remaining time``.
+   Its condition: this status was not routed yet (``routedStatuses`` does not hold it) and no other
+   attempt holds a live lock (no owner, an expired lock, **or the owner is this attempt**). Refused,
+   the write changes nothing, and the refusal carries the record (``ReturnValuesOnConditionCheckFailure
+   = ALL_OLD``), which says why without another read: routed already (a duplicate), or another
+   attempt's live lock. Accepted, it returns the record (``ALL_NEW``) with the steps a failed earlier
+   attempt completed (``resumeSteps#<status>``, which the claim never writes): they are not run again;
 2. user handlers and notify-once destinations run;
-3. **complete**: ``routing = Routed``, ``routedTo``, the status added to ``routedStatuses`` and the
-   lock expired, on condition that this attempt still owns it. The small records of one batch
-   complete in one ``TransactWriteItems`` (one call for up to 100 records; falling back to one
-   ``UpdateItem`` each when the transaction is refused or fails). A transaction costs twice the
-   write units of the items it writes, and a write to a record costs its whole size: a record above
-   :data:`TRANSACTION_MAX_KB` (a large inline body) completes with its own ``UpdateItem`` instead,
-   one call more for half the write units. This is the one write whose loss a redelivery
-   cannot repair (the lock would expire and a later duplicate would route again), so it gets
-   :data:`COMPLETION_ROUNDS` rounds of botocore's retries, not one;
-4. or **fail**: ``routing = Failed``, ``routingError``, ``routedTo`` (what completed) and the lock
-   expired in one ``UpdateItem``, on the same condition, so the retry can claim at once. The claim
-   of that retry reads the failed attempt's ``routedTo`` (``ReturnValues = UPDATED_OLD``, no extra
-   call) and the lifecycle skips the steps it names: a handler that returned is not called again
-   because a destination after it failed.
+3. **completes**: ``routing = Routed``, ``routedTo``, the status added to ``routedStatuses``, the resume
+   steps removed and the lock expired, on condition that this attempt still owns it. The small records
+   of one batch complete in one ``TransactWriteItems`` (falling back to one ``UpdateItem`` each when the
+   transaction is refused or fails). A transaction costs twice the write units of the items it
+   writes, and a write to a record costs its whole size: a record above :data:`TRANSACTION_MAX_KB` (a
+   large inline body) completes with its own ``UpdateItem``, one call more for half the write units;
+4. or **fails**: ``routing = Failed``, ``routingError``, ``routedTo`` and ``resumeSteps#<status>`` (what
+   completed) and the lock expired, on the same condition, so the retry claims at once and skips what
+   completed: a handler that returned is not called again because a destination after it failed.
 
-Ambiguous writes resolve as with the separate lock item (:mod:`~sagemaker_async_results.runtime.guard`):
-a claim, completion or failure write that took effect and was answered with a throttle or a 500 is
-retried by botocore and passes its condition again (``lockOwner = :me``); every write is
-idempotent (``SET`` of the same values, ``ADD`` of a status already in the set). A duplicate is
-recognised for as long as the result record lives (``RESULT_TTL_DAYS``), not only
-``IDEMPOTENCY_TTL_SECONDS``.
+The completion and the failure are the writes whose loss a redelivery cannot repair (a lost
+completion lets a later duplicate route again once the lock expired; a lost failure makes the retry
+run again what had completed), so each gets :data:`FINAL_WRITE_ROUNDS` rounds of botocore's retries.
+
+Ambiguous writes (the write took effect and the caller was answered with a throttle or a 500) resolve
+by themselves: botocore's retry passes its condition again (``lockOwner = :me``), every write is
+idempotent (``SET`` of the same values, ``ADD`` of a status already in the set), and the claim's
+resume steps live in an attribute the claim does not write, so a retried claim still finds them.
+A crashed invocation's lock expires when its time is up, and SQS redelivers only after the
+visibility timeout (at least the function timeout); Lambda's own retries of an asynchronous
+invocation start after the failed one ended. A duplicate is recognised for as long as the record
+lives. Powertools' idempotency utility is not used: its lock has no owner, so a lock write that took
+effect and was answered with an error blocked its own record until the lock expired.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sagemaker_async_results.contract import (
+    LOCK_EXPIRES_ATTRIBUTE,
+    LOCK_OWNER_ATTRIBUTE,
+    RESUME_STEPS_ATTRIBUTE,
+    ROUTED_STATUSES_ATTRIBUTE,
     ROUTED_TO_ATTRIBUTE,
     ROUTING_ATTRIBUTE,
     ROUTING_ERROR_ATTRIBUTE,
@@ -52,10 +65,11 @@ from sagemaker_async_results.contract import (
     ROUTING_IN_PROGRESS,
     ROUTING_ROUTED,
     TABLE_PARTITION_KEY,
+    TABLE_TTL_ATTRIBUTE,
+    lock_key,
     result_key,
 )
 from sagemaker_async_results.runtime.errors import DuplicateInProgressError
-from sagemaker_async_results.runtime.guard import MAX_ACQUIRE_ROUNDS, AlreadyRouted, Lock
 from sagemaker_async_results.runtime.observability import logger
 from sagemaker_async_results.runtime.payloads import aws_error, error_code
 
@@ -64,17 +78,17 @@ if TYPE_CHECKING:
 
     from sagemaker_async_results.runtime.errors import ResultError
 
-#: Result record attributes of the lock (the client ignores them).
-LOCK_OWNER_ATTRIBUTE = "lockOwner"
-LOCK_EXPIRES_ATTRIBUTE = "lockExpiresAt"
-#: String set of the statuses (``Completed`` / ``Failed``) whose notification was routed.
-ROUTED_STATUSES_ATTRIBUTE = "routedStatuses"
+#: Lock lifetime when the invocation's remaining time is unknown (no Lambda context: a direct call,
+#: a test, the local run): Lambda's longest function timeout, so a live attempt never loses its lock.
+DEFAULT_LOCK_SECONDS = 900
+#: Claim attempts when the record changes between the refused write and the answer that explains it.
+MAX_ACQUIRE_ROUNDS = 3
 #: Largest ``TransactWriteItems`` DynamoDB accepts.
 MAX_TRANSACTION_ITEMS = 100
 #: Records up to this size complete in the batch's transaction; larger ones with their own UpdateItem.
 TRANSACTION_MAX_KB = 4.0
-#: Rounds of botocore's retries a completion write gets before it is given up (and logged).
-COMPLETION_ROUNDS = 3
+#: Rounds of botocore's retries a completion or failure write gets before it is given up (and logged).
+FINAL_WRITE_ROUNDS = 3
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _NAMES = {
     "#routing": ROUTING_ATTRIBUTE,
@@ -86,8 +100,45 @@ _NAMES = {
 }
 
 
+def lock_seconds(context: Any) -> float:
+    """How long a lock taken now may live: the invocation's remaining time (at least one second)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return DEFAULT_LOCK_SECONDS
+    try:
+        return max(1.0, float(remaining()) / 1000)
+    except Exception:  # a context that cannot say: fall back rather than fail the record
+        return DEFAULT_LOCK_SECONDS
+
+
+def resume_attribute(status: str) -> str:
+    """The attribute holding the steps a failed attempt at ``status`` completed."""
+    return f"{RESUME_STEPS_ATTRIBUTE}#{status}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A lock this attempt holds: ``owner`` is unique per attempt (two copies of one message differ)."""
+
+    key: str
+    inference_id: str
+    status: str
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: Steps an earlier attempt completed before it failed: not run again.
+    resume: tuple[str, ...] = ()
+    #: Approximate size in KB of the record the lock lives on (what a write to it costs in write units).
+    record_kb: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyRouted:
+    """The result was routed by an earlier attempt; ``routed_to`` is what that attempt reported."""
+
+    routed_to: list[str]
+
+
 class RecordGuard:
-    """Claims, completes and fails results on their result records.
+    """Claims, completes and fails results on the records that hold their locks.
 
     Parameters
     ----------
@@ -95,6 +146,10 @@ class RecordGuard:
         The results table.
     dynamodb
         Callable returning the DynamoDB client (called on first use: keeps cold start light).
+    ttl_seconds
+        ``None``: the lock lives on the result record (whose TTL the result store sets). A number:
+        the lock lives on a lock record per result and status, kept this long
+        (``IDEMPOTENCY_TTL_SECONDS``): the time a duplicate is recognised.
     clock
         Epoch seconds now (tests move time forward).
 
@@ -107,26 +162,36 @@ class RecordGuard:
                             routed_to=["resultStore"])
         if isinstance(claim, Lock):
             ...  # handlers, destinations
-            guard.complete_many([(claim, "Completed", ["resultStore", "handler"])])
+            guard.complete_many([(claim, ["resultStore", "handler"])])
     """
 
     def __init__(
-        self, *, table: str, dynamodb: Callable[[], DynamoDBClient], clock: Callable[[], float] = time.time
+        self,
+        *,
+        table: str,
+        dynamodb: Callable[[], DynamoDBClient],
+        ttl_seconds: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._table = table
         self._dynamodb = dynamodb
+        self._ttl_seconds = ttl_seconds
         self._clock = clock
+
+    def key(self, inference_id: str, status: str) -> str:
+        """The ``pk`` of the record holding the lock of this result."""
+        return result_key(inference_id) if self._ttl_seconds is None else lock_key(inference_id, status)
 
     def claim(
         self,
         inference_id: str,
         status: str,
-        values: Mapping[str, Any],
+        values: Mapping[str, Any] | None = None,
         *,
         lock_seconds: float,
         routed_to: Sequence[str] = (),
     ) -> Lock | AlreadyRouted:
-        """Store the record (``values``: typed attribute values) and take the lock, in one write.
+        """Store the record's ``values`` (typed attribute values) and take the lock, in one write.
 
         Raises
         ------
@@ -135,7 +200,10 @@ class RecordGuard:
         AwsCallError
             DynamoDB failed after botocore's retries (a lock that took effect expires with the invocation).
         """
-        lock = Lock(result_key(inference_id), inference_id, record_kb=record_kb(values))
+        values = dict(values or {})
+        if self._ttl_seconds is not None:
+            values[TABLE_TTL_ATTRIBUTE] = {"N": str(int(self._clock()) + self._ttl_seconds)}
+        lock = Lock(self.key(inference_id, status), inference_id, status, record_kb=record_kb(values))
         names = dict(_NAMES)
         attribute_values: dict[str, Any] = {}
         assignments = []
@@ -165,7 +233,7 @@ class RecordGuard:
                         ":now": {"N": str(int(now))},
                         ":status": {"S": status},
                     },
-                    ReturnValues="UPDATED_OLD",
+                    ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except Exception as exc:
@@ -175,15 +243,14 @@ class RecordGuard:
                     ) from exc
                 item = getattr(exc, "response", {}).get("Item") or self._read(lock)
             else:
-                return _resumed(lock, response.get("Attributes") or {}, status)
+                return _resumed(lock, response.get("Attributes") or {})
             if item is None:
                 continue  # gone since the write was refused: try again
             done = item.get(ROUTED_STATUSES_ATTRIBUTE, {}).get("SS", [])
             if status in done:
-                routed = item.get(ROUTED_TO_ATTRIBUTE, {}).get("L", [])
-                return AlreadyRouted([v.get("S", "") for v in routed])
+                return AlreadyRouted(_names(item.get(ROUTED_TO_ATTRIBUTE)))
             if item.get(LOCK_OWNER_ATTRIBUTE, {}).get("S") == lock.owner:
-                return lock  # our own write, answered with an error and refused on retry
+                return _resumed(lock, item)  # our own write, answered with an error and refused on retry
             expires_at = _number(item, LOCK_EXPIRES_ATTRIBUTE)
             if expires_at is not None and expires_at < int(self._clock()):
                 continue  # expired since the write was refused: try again
@@ -200,8 +267,8 @@ class RecordGuard:
             inference_id=inference_id,
         )
 
-    def complete_many(self, done: Sequence[tuple[Lock, str, Sequence[str]]]) -> None:
-        """Mark results routed: ``(lock, status, routedTo)`` each; never raises (logs what it could not write).
+    def complete_many(self, done: Sequence[tuple[Lock, Sequence[str]]]) -> None:
+        """Mark results routed: ``(lock, routedTo)`` each; never raises (logs what it could not write).
 
         A result that was routed but not marked keeps ``routing = InProgress`` and its lock expires
         with the invocation: failing its record now would route it again, so it is logged instead.
@@ -230,71 +297,73 @@ class RecordGuard:
                     self._complete_one(*item)
 
     def fail(self, lock: Lock, routed_to: Sequence[str], error: ResultError, step: str) -> None:
-        """``routing = Failed`` with the error, and the lock given up so the retry claims at once; never raises."""
-        try:
-            self._dynamodb().update_item(
-                TableName=self._table,
-                Key={TABLE_PARTITION_KEY: {"S": lock.key}},
-                UpdateExpression="SET #routing = :state, #to = :to, #error = :error, #lexp = :zero",
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={
-                    k: _NAMES[k] for k in ("#routing", "#to", "#error", "#lexp", "#owner")
+        """``routing = Failed`` with the error and what completed, the lock given up; never raises."""
+        update = {
+            "TableName": self._table,
+            "Key": {TABLE_PARTITION_KEY: {"S": lock.key}},
+            "UpdateExpression": (
+                "SET #routing = :state, #to = :to, #resume = :to, #error = :error, #lexp = :zero"
+            ),
+            "ConditionExpression": "#owner = :me",
+            "ExpressionAttributeNames": {
+                **{k: _NAMES[k] for k in ("#routing", "#to", "#error", "#lexp", "#owner")},
+                "#resume": resume_attribute(lock.status),
+            },
+            "ExpressionAttributeValues": {
+                ":state": {"S": ROUTING_FAILED},
+                ":to": _list(routed_to),
+                ":error": {
+                    "M": {
+                        "reason": {"S": error.reason},
+                        "message": {"S": error.message[:1000]},
+                        "handler": {"S": step},
+                    }
                 },
-                ExpressionAttributeValues={
-                    ":state": {"S": ROUTING_FAILED},
-                    ":to": _list(routed_to),
-                    ":error": {
-                        "M": {
-                            "reason": {"S": error.reason},
-                            "message": {"S": error.message[:1000]},
-                            "handler": {"S": step},
-                        }
-                    },
-                    ":zero": {"N": "0"},
-                    ":me": {"S": lock.owner},
-                },
-            )
-        except Exception as exc:
-            if error_code(exc) != _CONDITION_FAILED:  # not ours any more, or never written: nothing to do
-                logger.error(
-                    "cannot record the routing failure; the lock expires with this invocation",
-                    extra={"key": lock.key, "error": str(exc)},
-                )
+                ":zero": {"N": "0"},
+                ":me": {"S": lock.owner},
+            },
+        }
+        self._final_write(lock, update, operation="DynamoDB.UpdateItem (routing failed)")
 
     # -- DynamoDB -------------------------------------------------------------------------------
-    def _completion(self, lock: Lock, status: str, routed_to: Sequence[str]) -> dict[str, Any]:
+    def _completion(self, lock: Lock, routed_to: Sequence[str]) -> dict[str, Any]:
         return {
             "TableName": self._table,
             "Key": {TABLE_PARTITION_KEY: {"S": lock.key}},
-            "UpdateExpression": "SET #routing = :state, #to = :to, #lexp = :zero REMOVE #error ADD #done :status",
+            "UpdateExpression": (
+                "SET #routing = :state, #to = :to, #lexp = :zero REMOVE #error, #resume ADD #done :status"
+            ),
             "ConditionExpression": "#owner = :me",
-            "ExpressionAttributeNames": dict(_NAMES),
+            "ExpressionAttributeNames": {**_NAMES, "#resume": resume_attribute(lock.status)},
             "ExpressionAttributeValues": {
                 ":state": {"S": ROUTING_ROUTED},
                 ":to": _list(routed_to),
                 ":zero": {"N": "0"},
-                ":status": {"SS": [status]},
+                ":status": {"SS": [lock.status]},
                 ":me": {"S": lock.owner},
             },
         }
 
-    def _complete_one(self, lock: Lock, status: str, routed_to: Sequence[str]) -> None:
-        for round_ in range(1, COMPLETION_ROUNDS + 1):
+    def _complete_one(self, lock: Lock, routed_to: Sequence[str]) -> None:
+        self._final_write(lock, self._completion(lock, routed_to), operation="DynamoDB.UpdateItem (complete)")
+
+    def _final_write(self, lock: Lock, update: dict[str, Any], *, operation: str) -> None:
+        """A completion or failure write, with :data:`FINAL_WRITE_ROUNDS` rounds of retries; never raises."""
+        for round_ in range(1, FINAL_WRITE_ROUNDS + 1):
             try:
-                self._dynamodb().update_item(**self._completion(lock, status, routed_to))
+                self._dynamodb().update_item(**update)
                 return
             except Exception as exc:
                 if error_code(exc) == _CONDITION_FAILED:
                     # The lock expired and another attempt took it: that attempt decides the outcome.
-                    logger.warning("lock lost before routing completed", extra={"key": lock.key})
+                    logger.warning(
+                        "lock lost before the routing outcome was written", extra={"key": lock.key}
+                    )
                     return
-                if round_ == COMPLETION_ROUNDS:
-                    # Failing the record would route it again now; a duplicate after the lock expires may.
+                if round_ == FINAL_WRITE_ROUNDS:
                     logger.error(
-                        "routed, but the result record was not marked Routed",
-                        extra=aws_error(
-                            exc, operation="DynamoDB.UpdateItem (complete)", inference_id=lock.inference_id
-                        ).to_log(),
+                        "the routing outcome was not written; the lock expires with this invocation",
+                        extra=aws_error(exc, operation=operation, inference_id=lock.inference_id).to_log(),
                     )
 
     def _read(self, lock: Lock) -> dict[str, Any] | None:
@@ -310,11 +379,9 @@ class RecordGuard:
         return item
 
 
-def _resumed(lock: Lock, old: Mapping[str, Any], status: str) -> Lock:
-    """The lock, with the steps a failed earlier attempt at the same result completed."""
-    if old.get(ROUTING_ATTRIBUTE, {}).get("S") != ROUTING_FAILED or old.get("status", {}).get("S") != status:
-        return lock
-    done = tuple(v.get("S", "") for v in old.get(ROUTED_TO_ATTRIBUTE, {}).get("L", []))
+def _resumed(lock: Lock, item: Mapping[str, Any]) -> Lock:
+    """The lock, with the steps a failed earlier attempt at the same status completed."""
+    done = tuple(_names(item.get(resume_attribute(lock.status))))
     return replace(lock, resume=done) if done else lock
 
 
@@ -339,6 +406,12 @@ def record_kb(values: Mapping[str, Any]) -> float:
 
 def _list(names: Sequence[str]) -> dict[str, Any]:
     return {"L": [{"S": name} for name in names]}
+
+
+def _names(value: Any) -> list[str]:
+    """The strings of a typed list attribute (``{"L": [{"S": ...}]}``); anything else is empty."""
+    items = value.get("L", []) if isinstance(value, Mapping) else []
+    return [v["S"] for v in items if isinstance(v, Mapping) and isinstance(v.get("S"), str)]
 
 
 def _number(item: Mapping[str, Any], name: str) -> int | None:

@@ -88,8 +88,6 @@ Verdict = Literal["recovered", "duplicate", "notified", "foreign", "unknown-requ
 OUTPUT_SUFFIX = ".out"
 FAILURE_SUFFIX = "-error.out"
 _MAX_INFERENCE_ID = 64
-#: Statuses of an exactly-once lock (see ``runtime.guard``) that mean a notification was handled.
-_LOCK_STATUS_ATTRIBUTE = "status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,12 +296,12 @@ class ResultRecovery:
             return self._log(
                 RecoveryOutcome("notified", obj.bucket, obj.key, obj.inference_id, f"routing is {routing}")
             )
-        lock = self._get(f"{contract.IDEMPOTENCY_KEY_PREFIX}#{obj.inference_id}#{obj.status}")
+        lock = self._get(contract.lock_key(obj.inference_id, obj.status))
         if lock:
             return self._log(
                 RecoveryOutcome(
                     "notified", obj.bucket, obj.key, obj.inference_id,
-                    f"exactly-once lock is {_text(lock, _LOCK_STATUS_ATTRIBUTE) or 'held'}",
+                    f"exactly-once lock record: routing is {_text(lock, contract.ROUTING_ATTRIBUTE) or 'unknown'}",
                 )
             )  # fmt: skip
         if record is None and self.settings.require_submitted_record:
