@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-#: botocore attempts (first call included) before a throttled or failing call is reported.
+#: botocore retries (after the first call: 6 calls in all) before a throttled or failing call is reported.
 MAX_ATTEMPTS = 5
 
 

@@ -111,9 +111,7 @@ def entry_error(
 def answer_failures(answers: Sequence[Mapping[str, Any]]) -> list[EntryFailure | None]:
     """Per-entry answers carrying ``ErrorCode``/``ErrorMessage`` (EventBridge, Kinesis) as failures."""
     return [
-        EntryFailure(answer.get("ErrorCode", ""), answer.get("ErrorMessage", ""))
-        if answer.get("ErrorCode")
-        else None
+        EntryFailure(answer["ErrorCode"], answer.get("ErrorMessage", "")) if answer.get("ErrorCode") else None
         for answer in answers
     ]
 

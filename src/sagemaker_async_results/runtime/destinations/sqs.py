@@ -65,7 +65,7 @@ class ResultsQueue(BatchDestination):
         answers: list[EntryFailure | None] = [None] * len(entries)
         for failed in response.get("Failed", []):
             answers[int(failed["Id"])] = EntryFailure(
-                failed.get("Code", ""), failed.get("Message", ""), retryable=not failed.get("SenderFault")
+                failed["Code"], failed.get("Message", ""), retryable=not failed.get("SenderFault")
             )
         return answers
 
