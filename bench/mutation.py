@@ -34,7 +34,6 @@ MODULES: dict[str, list[str]] = {
     f"{RUNTIME}/envelopes.py": ["tests/unit/test_envelopes.py", "tests/unit/test_models.py"],
     f"{RUNTIME}/payloads.py": ["tests/unit/test_payloads.py"],
     f"{RUNTIME}/record_guard.py": ["tests/integration/test_record_guard.py"],
-    f"{RUNTIME}/guard.py": ["tests/integration/test_guard.py"],
     f"{RUNTIME}/lifecycle.py": [
         "tests/integration/test_routing_state.py",
         "tests/integration/test_record_guard.py",
