@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from sagemaker_async_results.runtime.dispatch import Dispatcher, EventRecord, RecordOutcome, records_of
+from sagemaker_async_results.runtime.envelopes import detect
 from sagemaker_async_results.runtime.errors import (
     NotificationError,
     RecordsFailedError,
     ResultError,
 )
 from sagemaker_async_results.runtime.lifecycle import Outcome
+from sagemaker_async_results.runtime.testing import notification, sns_event, sqs_event
 
 
 def failure(inference_id: str) -> ResultError:
@@ -75,3 +78,141 @@ def test_records_are_handed_over_together_and_paired_with_their_outcomes_in_orde
     assert Dispatcher.respond("sqs", outcomes) == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
     dispatcher.route("sns", [EventRecord(None, lambda: "ok")], None)
     assert seen == [(["ok", "bad"], True), (["ok"], False)], "only an SQS batch is routed concurrently"
+
+
+def test_a_bad_event_fails_with_its_own_detection_error() -> None:
+    event = {"Records": [{"eventSource": "aws:kinesis"}]}
+    with pytest.raises(NotificationError) as detected:
+        detect(event)
+    kind, (record,) = records_of(event)
+    assert (kind, record.item_id) == ("notification", None)
+    with pytest.raises(NotificationError) as info:
+        record.extract()
+    assert info.value.message == detected.value.message == "unsupported event source 'aws:kinesis'"
+
+
+def test_sns_records_extract_their_message_text() -> None:
+    messages = [notification(inference_id="a"), notification(inference_id="b")]
+    kind, records = records_of(sns_event(messages))
+    assert kind == "sns"
+    assert [r.item_id for r in records] == [None, None]
+    assert [json.loads(r.extract()) for r in records] == messages
+    _, (bad,) = records_of({"Records": [{"EventSource": "aws:sns", "Sns": {}}]})
+    with pytest.raises(NotificationError) as info:
+        bad.extract()
+    assert info.value.message == "SNS record without Sns.Message"
+
+
+def test_sqs_records_extract_their_unwrapped_body() -> None:
+    message = notification(inference_id="a")
+    kind, (record,) = records_of(sqs_event([message], raw=False))
+    assert kind == "sqs"
+    assert record.item_id is not None
+    assert record.extract() == message
+
+
+def test_a_bare_notification_is_one_record_that_is_the_event() -> None:
+    event = notification(inference_id="a")
+    kind, (record,) = records_of(event)
+    assert (kind, record.item_id) == ("notification", None)
+    assert record.extract() is event
+
+
+def test_an_empty_event_has_no_records_and_an_empty_response() -> None:
+    calls: list[int] = []
+
+    def process_batch(extracts: Any, context: Any, *, concurrent: bool) -> list[Outcome | ResultError]:
+        calls.append(len(extracts))
+        return []
+
+    assert Dispatcher(process_batch)({"Records": []}, None) == {"results": []}
+    assert calls == [0]
+
+
+def test_call_routes_an_sqs_event_and_answers_with_a_partial_batch_response() -> None:
+    seen: list[tuple[Any, bool]] = []
+
+    def process_batch(extracts: Any, context: Any, *, concurrent: bool) -> list[Outcome | ResultError]:
+        seen.append((context, concurrent))
+        items = [extract() for extract in extracts]
+        return [
+            failure(i["inferenceId"]) if i["inferenceId"] == "bad" else Outcome("ok", "routed") for i in items
+        ]
+
+    event = sqs_event([notification(inference_id="ok"), notification(inference_id="bad")], raw=True)
+    response = Dispatcher(process_batch)(event, "ctx")
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    assert seen == [("ctx", True)]
+
+
+def test_call_routes_a_direct_event_one_by_one_and_returns_results_in_order() -> None:
+    seen: list[bool] = []
+
+    def process_batch(extracts: Any, context: Any, *, concurrent: bool) -> list[Outcome | ResultError]:
+        seen.append(concurrent)
+        return [Outcome(json.loads(e())["inferenceId"], "routed", ["h"]) for e in extracts]
+
+    event = sns_event([notification(inference_id="a"), notification(inference_id="b")])
+    assert Dispatcher(process_batch)(event, None) == {
+        "results": [
+            {"inferenceId": "a", "outcome": "routed", "routedTo": ["h"]},
+            {"inferenceId": "b", "outcome": "routed", "routedTo": ["h"]},
+        ]
+    }
+    assert seen == [False]
+
+
+def test_outcomes_must_pair_one_to_one_with_records() -> None:
+    dispatcher = Dispatcher(lambda extracts, context, *, concurrent: [Outcome("a", "routed")])
+    records = [EventRecord("m1", lambda: 1), EventRecord("m2", lambda: 2)]
+    with pytest.raises(ValueError, match="zip"):
+        dispatcher.route("sqs", records, None)
+
+
+def test_partial_batch_response_without_failures_is_empty() -> None:
+    outcomes = [RecordOutcome("m1", Outcome("a", "routed")), RecordOutcome(None, Outcome("b", "duplicate"))]
+    assert Dispatcher.respond("sqs", outcomes) == {"batchItemFailures": []}
+    assert Dispatcher.respond("sqs", []) == {"batchItemFailures": []}
+
+
+def test_partial_batch_response_names_each_failed_record_once_in_order() -> None:
+    outcomes = [
+        RecordOutcome("m2", failure("a")),
+        RecordOutcome("m1", failure("b")),
+        RecordOutcome("m2", failure("c")),
+        RecordOutcome("m3", Outcome("d", "routed")),
+    ]
+    assert Dispatcher.respond("sqs", outcomes) == {
+        "batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m1"}]
+    }
+
+
+def test_direct_mode_with_every_record_failing_raises_them_all() -> None:
+    errors = [failure("a"), failure("b")]
+    with pytest.raises(RecordsFailedError) as info:
+        Dispatcher.respond("sns", [RecordOutcome(None, e) for e in errors])
+    assert info.value.failures == errors
+    assert info.value.message == "2 record(s) failed: Boom"
+
+
+def test_direct_mode_one_failure_among_several_records_is_wrapped() -> None:
+    only = failure("a")
+    with pytest.raises(RecordsFailedError) as info:
+        Dispatcher.respond(
+            "notification", [RecordOutcome(None, Outcome("x", "routed")), RecordOutcome(None, only)]
+        )
+    assert info.value.failures == [only]
+    assert info.value.inference_id == "a"
+
+
+def test_direct_mode_results_skip_nothing_when_all_routed() -> None:
+    outcomes = [
+        RecordOutcome(None, Outcome("a", "routed", ["h"])),
+        RecordOutcome(None, Outcome("b", "duplicate")),
+    ]
+    assert Dispatcher.respond("sns", outcomes) == {
+        "results": [
+            {"inferenceId": "a", "outcome": "routed", "routedTo": ["h"]},
+            {"inferenceId": "b", "outcome": "duplicate", "routedTo": []},
+        ]
+    }
