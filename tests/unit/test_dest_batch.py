@@ -236,7 +236,9 @@ def _expect_sqs_batch(stub: Stubber, batch: list[Item], failed: list[dict[str, A
 
 
 def _queue(stubs: dict[str, tuple[Any, Stubber]]) -> ResultsQueue:
-    queue = ResultsQueue.from_env({QUEUE_URL_ENV: f" {URL} "}, settings=Settings(), clients=_clients(stubs))
+    queue = ResultsQueue.from_env(
+        {"RESULTS_QUEUE_URL": f" {URL} "}, settings=Settings(), clients=_clients(stubs)
+    )
     assert isinstance(queue, ResultsQueue)
     return queue
 
@@ -293,11 +295,16 @@ def test_sqs_sender_fault_is_not_resent_and_fails_only_its_result(
     stubs: dict[str, tuple[Any, Stubber]],
 ) -> None:
     batch = items(3)
-    _expect_sqs_batch(
-        stubs["sqs"][1], batch, [{"Id": "2", "SenderFault": True, "Code": "InvalidParameterValue"}]
-    )
+    refused = [
+        {"Id": "1", "SenderFault": True, "Code": "InvalidParameterValue", "Message": "too long"},
+        {"Id": "2", "SenderFault": True, "Code": "InvalidParameterValue"},
+    ]
+    _expect_sqs_batch(stubs["sqs"][1], batch, refused)
     answers = _queue(stubs).send_batch(batch)
-    assert answers[:2] == [None, None]
+    assert answers[0] is None
+    assert (
+        _error(answers[1]).message == "SQS.SendMessageBatch refused the entry: InvalidParameterValue too long"
+    )
     error = _error(answers[2])
     assert error.message == "SQS.SendMessageBatch refused the entry: InvalidParameterValue "
     assert (error.reason, error.received, error.expected, error.inference_id) == (
@@ -384,7 +391,9 @@ def _expect_put_events(stub: Stubber, batch: list[Item], errors: dict[int, str] 
 
 
 def _bus(stubs: dict[str, tuple[Any, Stubber]]) -> EventBridgeDestination:
-    bus = EventBridgeDestination.from_env({BUS_NAME_ENV: BUS}, settings=Settings(), clients=_clients(stubs))
+    bus = EventBridgeDestination.from_env(
+        {"EVENT_BUS_NAME": BUS}, settings=Settings(), clients=_clients(stubs)
+    )
     assert isinstance(bus, EventBridgeDestination)
     return bus
 
@@ -523,7 +532,7 @@ def _expect_put_record(stub: Stubber, item: Item) -> None:
 
 def _stream(stubs: dict[str, tuple[Any, Stubber]]) -> KinesisDestination:
     stream = KinesisDestination.from_env(
-        {STREAM_ARN_ENV: STREAM}, settings=Settings(), clients=_clients(stubs)
+        {"RESULTS_STREAM_ARN": STREAM}, settings=Settings(), clients=_clients(stubs)
     )
     assert isinstance(stream, KinesisDestination)
     return stream

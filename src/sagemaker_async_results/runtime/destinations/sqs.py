@@ -60,14 +60,15 @@ class ResultsQueue(BatchDestination):
         )
 
     def _call(self, entries: list[dict[str, Any]]) -> list[EntryFailure | None]:
-        batch = [{"Id": str(i), **entry} for i, entry in enumerate(entries)]
+        batch = [dict(entry, Id=str(i)) for i, entry in enumerate(entries)]
         response = self._clients.sqs.send_message_batch(QueueUrl=self._target, Entries=batch)  # type: ignore[arg-type]
-        answers: list[EntryFailure | None] = [None] * len(entries)
-        for failed in response.get("Failed", []):
-            answers[int(failed["Id"])] = EntryFailure(
+        failures = {
+            int(failed["Id"]): EntryFailure(
                 failed["Code"], failed.get("Message", ""), retryable=not failed.get("SenderFault")
             )
-        return answers
+            for failed in response.get("Failed", [])
+        }
+        return [failures.get(i) for i in range(len(entries))]
 
     def send(self, result: InferenceResult, record: dict[str, Any]) -> None:
         try:
