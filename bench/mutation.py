@@ -27,7 +27,21 @@ from bench import ROOT
 RUNTIME = "src/sagemaker_async_results/runtime"
 #: module -> the tests that exercise it (fast ones first: each mutant runs them).
 MODULES: dict[str, list[str]] = {
-    f"{RUNTIME}/destinations/_batch.py": ["tests/unit/test_batch_send.py"],
+    f"{RUNTIME}/destinations/_batch.py": ["tests/unit/test_batch_send.py", "tests/unit/test_dest_batch.py"],
+    f"{RUNTIME}/destinations/sqs.py": ["tests/unit/test_dest_batch.py"],
+    f"{RUNTIME}/destinations/eventbridge.py": ["tests/unit/test_dest_batch.py"],
+    f"{RUNTIME}/destinations/kinesis.py": ["tests/unit/test_dest_batch.py"],
+    f"{RUNTIME}/destinations/stepfunctions.py": ["tests/unit/test_dest_stepfunctions.py"],
+    f"{RUNTIME}/destinations/result_store.py": ["tests/unit/test_dest_result_store.py"],
+    f"{RUNTIME}/destinations/__init__.py": ["tests/unit/test_destination_registry.py"],
+    f"{RUNTIME}/plugins.py": ["tests/unit/test_plugins.py"],
+    f"{RUNTIME}/clients.py": ["tests/unit/test_clients.py"],
+    f"{RUNTIME}/observability.py": ["tests/unit/test_observability.py"],
+    f"{RUNTIME}/app.py": ["tests/integration/test_app_wiring.py"],
+    f"{RUNTIME}/recovery.py": [
+        "tests/unit/test_recovery_names.py",
+        "tests/integration/test_recovery_calls.py",
+    ],
     f"{RUNTIME}/dispatch.py": ["tests/unit/test_dispatch.py"],
     f"{RUNTIME}/router.py": ["tests/unit/test_router.py"],
     f"{RUNTIME}/settings.py": ["tests/unit/test_settings.py"],
