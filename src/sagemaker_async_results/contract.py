@@ -117,6 +117,8 @@ STEP_FUNCTIONS_CALLBACK_ENABLED = "STEP_FUNCTIONS_CALLBACK_ENABLED"  # "true" / 
 IDEMPOTENCY_TTL_SECONDS = "IDEMPOTENCY_TTL_SECONDS"
 #: Records of one SQS batch routed concurrently (default 10; 1 routes them one after the other).
 BATCH_CONCURRENCY = "BATCH_CONCURRENCY"
+#: Existence check of S3-resident payloads: ``lazy`` (default: read when a handler asks) or ``head``.
+PAYLOAD_CHECK = "PAYLOAD_CHECK"
 
 # --- Recovery of results whose notification never arrives -----------------------------------------------
 #: Handler string of the recovery function (same code asset as the result-handler functions).

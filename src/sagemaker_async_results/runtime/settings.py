@@ -30,7 +30,7 @@ DEFAULT_HANDLER_MODULES = ("handlers",)
 #: object fails the record only if a handler reads it; ``head``: every S3-resident payload is checked
 #: with ``HeadObject`` before handlers run (one more S3 request per result), so a missing or refused
 #: object fails the record even when no handler reads it. See :class:`Settings`.
-PAYLOAD_CHECK_ENV = getattr(names, "PAYLOAD_CHECK", "PAYLOAD_CHECK")
+PAYLOAD_CHECK_ENV = names.PAYLOAD_CHECK
 PAYLOAD_CHECKS = ("lazy", "head")
 
 
@@ -174,5 +174,4 @@ class Settings:
 
 
 def _all_names() -> list[str]:
-    found = [value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)]
-    return found if PAYLOAD_CHECK_ENV in found else [*found, PAYLOAD_CHECK_ENV]
+    return [value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)]
