@@ -59,7 +59,9 @@ def _store(dynamodb: FakeDynamoDB, ttl_days: int = 3) -> ResultStore:
 
 def test_on_with_a_table_unless_switched_off() -> None:
     settings = Settings(results_table=TABLE)
-    assert ResultStore.from_env({ENABLED_ENV: "false"}, settings=settings, clients=Clients()) is None
+    assert (
+        ResultStore.from_env({"RESULT_STORE_ENABLED": "false"}, settings=settings, clients=Clients()) is None
+    )
     assert ResultStore.from_env({ENABLED_ENV: "true"}, settings=Settings(), clients=Clients()) is None
     store = ResultStore.from_env({ENABLED_ENV: "true"}, settings=settings, clients=Clients())
     assert store is not None

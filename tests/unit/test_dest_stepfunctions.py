@@ -65,7 +65,7 @@ def stubs() -> Iterator[dict[str, tuple[Any, Stubber]]]:
 
 def _callback(stubs: dict[str, tuple[Any, Stubber]], table: str | None = TABLE) -> StepFunctionsCallback:
     callback = StepFunctionsCallback.from_env(
-        {ENABLED_ENV: "true"},
+        {"STEP_FUNCTIONS_CALLBACK_ENABLED": "true"},
         settings=Settings(results_table=table),
         clients=Clients(stepfunctions=stubs["stepfunctions"][0], dynamodb=stubs["dynamodb"][0]),
     )
@@ -127,15 +127,18 @@ def test_body_is_inlined_up_to_exactly_the_limit(stubs: dict[str, tuple[Any, Stu
     assert "body" not in callback.task_output(over)
 
 
-def test_no_body_for_a_non_json_type_or_without_a_payload(stubs: dict[str, tuple[Any, Stubber]]) -> None:
+def test_no_body_for_a_non_json_type_or_without_a_payload(
+    stubs: dict[str, tuple[Any, Stubber]], runtime_logs: Any
+) -> None:
     callback = _callback(stubs)
-    csv = make_result(inline=b"1,2", content_type="text/csv")
+    csv = make_result(inline=b"[1, 2]", content_type="text/csv")  # parses as JSON, but is not typed so
     assert callback.task_output(csv) == {
         "inferenceId": "sf-1",
         "outputLocation": "s3://bucket/out/sf-1.out",
         "contentType": "text/csv",
     }
     assert "body" not in callback.task_output(make_result())
+    assert runtime_logs.records == []  # left out by rule, not because reading it failed
 
 
 def test_a_body_that_is_not_json_is_left_out_and_logged(
@@ -182,7 +185,9 @@ def test_other_errors_fail_the_record(
     assert (error.reason, error.received, error.inference_id) == ("AwsCallFailed", "InvalidToken", "sf-1")
 
 
-def test_a_long_token_is_read_from_the_submitted_record(stubs: dict[str, tuple[Any, Stubber]]) -> None:
+def test_a_long_token_is_read_from_the_submitted_record(
+    stubs: dict[str, tuple[Any, Stubber]], runtime_logs: Any
+) -> None:
     long_token = "T" * 2048
     _expect_get_token(stubs["dynamodb"][1], "sf-1", {"Item": {"taskToken": {"S": long_token}}})
     stubs["stepfunctions"][1].add_response(
@@ -190,6 +195,7 @@ def test_a_long_token_is_read_from_the_submitted_record(stubs: dict[str, tuple[A
     )
     result = make_result(attributes="taskTokenInRecord=1", status="Failed", failure_reason="bad")
     _callback(stubs).send(result, {})
+    assert runtime_logs.records == []
 
 
 def test_a_token_in_the_attributes_needs_no_read(stubs: dict[str, tuple[Any, Stubber]]) -> None:
@@ -234,3 +240,21 @@ def test_a_token_in_the_record_needs_a_results_table(stubs: dict[str, tuple[Any,
         f"{contract.TASK_TOKEN_IN_RECORD_ATTRIBUTE}=1",
         f"{contract.RESULTS_TABLE} set",
     )
+
+
+def test_a_failure_without_a_reason_sends_an_empty_cause(stubs: dict[str, tuple[Any, Stubber]]) -> None:
+    message = notification(inference_id="sf-1", status="Failed", custom_attributes=f"taskToken={TOKEN}")
+    del message["failureReason"]
+    parsed = parse_notification(message)
+    assert isinstance(parsed, InferenceResultNotification)
+    result = InferenceResult(
+        parsed, Payload(inline=None, location=None, guard=LocationGuard(()), s3_client=object, max_bytes=1)
+    )
+    stubs["stepfunctions"][1].add_response(
+        "send_task_failure", {}, {"taskToken": TOKEN, "error": "InferenceFailed", "cause": ""}
+    )
+    _callback(stubs).send(result, {})
+
+
+def test_a_result_without_a_token_is_sent_nowhere(stubs: dict[str, tuple[Any, Stubber]]) -> None:
+    _callback(stubs).send(make_result(attributes="tenant=acme"), {})  # nothing stubbed: any call fails
