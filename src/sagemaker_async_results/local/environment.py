@@ -22,7 +22,11 @@ from sagemaker_async_results.local.deploy import DeployedStack, LocalDeployer
 from sagemaker_async_results.local.emulator import AwsTarget, embedded_aws
 from sagemaker_async_results.local.event_sources import EventSource, Poller, SnsTapSource, SqsEventSource
 from sagemaker_async_results.local.gateway import Gateway
-from sagemaker_async_results.local.lambda_runtime import FunctionSpec, LocalFunction
+from sagemaker_async_results.local.lambda_runtime import (
+    LOCAL_DEFAULT_CONCURRENCY,
+    FunctionSpec,
+    LocalFunction,
+)
 from sagemaker_async_results.local.model import Model, sentiment_model
 from sagemaker_async_results.local.simulator import AsyncEndpointSimulator
 
@@ -39,6 +43,8 @@ class LocalEnvironment:
     log_dir: Path = Path(".build/local-logs")
     #: ``None`` starts the embedded emulator; a target points the run at another AWS-compatible endpoint.
     target: AwsTarget | None = None
+    #: Run the embedded emulator in a child process (its CPU apart from this process's; see ``embedded_aws``).
+    emulator_process: bool = False
     #: Called with a short line for each start-up step (``serve`` prints them).
     progress: Callable[[str], None] = field(default=lambda line: None)
     deployed: DeployedStack = field(init=False)
@@ -71,7 +77,7 @@ class LocalEnvironment:
     def _start(self) -> None:
         started = time.monotonic()
         if self.target is None:
-            base = self._stack.enter_context(embedded_aws())
+            base = self._stack.enter_context(embedded_aws(own_process=self.emulator_process))
             self.progress(f"embedded AWS (moto) listening on {base.endpoint_url}")
         else:
             base = self.target
@@ -118,7 +124,7 @@ class LocalEnvironment:
     # -- functions --------------------------------------------------------------------------------------
     def _start_functions(self, base: AwsTarget) -> None:
         lambda_client = base.client("lambda")
-        for logical_id in self.deployed.resources_of_type("AWS::Lambda::Function"):
+        for logical_id, resource in self.deployed.resources_of_type("AWS::Lambda::Function").items():
             name = self.deployed.physical_ids[logical_id]
             configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
             code_dir = self.deployed.code_path(logical_id)
@@ -133,6 +139,7 @@ class LocalEnvironment:
                 code_dir=code_dir.resolve(),
                 timeout_seconds=int(configuration.get("Timeout", 60)),
                 memory_mb=int(configuration.get("MemorySize", 512)),
+                max_concurrency=_concurrency(resource.get("Properties", {})),
             )
             function = LocalFunction(spec, base.environment(), self.log_dir)
             self._stack.callback(function.close)
@@ -168,6 +175,7 @@ class LocalEnvironment:
                     report_batch_item_failures="ReportBatchItemFailures"
                     in props.get("FunctionResponseTypes", []),
                     region=base.region,
+                    maximum_concurrency=props.get("ScalingConfig", {}).get("MaximumConcurrency"),
                 )
             )
             logger.info("polling %s for %s", queue_url, logical_id)
@@ -260,3 +268,20 @@ class LocalEnvironment:
             lambda_client=self.target.client("lambda"),
             sqs=self.target.client("sqs"),
         )
+
+
+def _concurrency(properties: dict[str, Any]) -> int:
+    """Concurrent executions of a function: its ``ReservedConcurrentExecutions``, else the local default.
+
+    A reserved concurrency of 0 (a function switched off) still runs one at a time locally, with a
+    warning, so that what it is sent is not silently lost.
+    """
+    reserved = properties.get("ReservedConcurrentExecutions")
+    if reserved is None:
+        return LOCAL_DEFAULT_CONCURRENCY
+    if int(reserved) < 1:
+        logger.warning(
+            "reserved concurrency %s: the local run still runs the function, one at a time", reserved
+        )
+        return 1
+    return int(reserved)

@@ -7,6 +7,10 @@ events handed to the handlers carry the emulator's own envelopes, never ones reb
   responses, failed messages left on the queue until its redrive policy moves them to the dead-letter queue.
 - :class:`SnsTapSource` (``direct`` mode) is SNS -> Lambda: each envelope becomes the ``Records[].Sns`` event
   Lambda builds, invoked asynchronously with Lambda's retries, then sent to the on-failure destination.
+
+As on Lambda, both hand events to concurrent executions of the function (up to its concurrency, see
+:class:`~sagemaker_async_results.local.lambda_runtime.LocalFunction`): a message is received only when
+an execution is free to take it, so nothing waits in this process while it could be routed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,65 @@ class DeliveryStats:
     delivered: int = 0
     failed_attempts: int = 0
     dead_lettered: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, count: int = 1) -> None:
+        """Count from any of the concurrent deliveries."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + count)
+
+
+class _Executions:
+    """Free executions of a function for one event source: take them before receiving, give back after.
+
+    Each delivery runs on its own thread, so the source's poll loop goes on receiving while earlier
+    events are being handled.
+    """
+
+    def __init__(self, limit: int, name: str) -> None:
+        self._free = threading.Semaphore(limit)
+        self._name = name
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def take(self, most: int, wait: float = 1.0) -> int:
+        """At least one free execution (waiting up to ``wait`` seconds; 0 when none), at most ``most``."""
+        if not self._free.acquire(timeout=wait):
+            return 0
+        taken = 1
+        while taken < most and self._free.acquire(blocking=False):
+            taken += 1
+        return taken
+
+    def give_back(self, count: int = 1) -> None:
+        for _ in range(count):
+            self._free.release()
+
+    def run(self, target: Any, *args: Any) -> None:
+        """``target(*args)`` on a thread of its own; its execution is given back when it returns."""
+
+        def deliver() -> None:
+            try:
+                target(*args)
+            except Exception:
+                logger.exception("%s: delivery failed", self._name)
+            finally:
+                self.give_back()
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+
+        thread = threading.Thread(target=deliver, name=f"deliver-{self._name}", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds in all for the deliveries still running."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class EventSource(Protocol):
@@ -54,28 +117,50 @@ class SqsEventSource:
     #: Lambda leaves a failed message invisible for the queue's visibility timeout (minutes). Locally it
     #: comes back after this many seconds, so retries and the redrive to the DLQ happen within a demo.
     retry_after_seconds: int = 1
+    #: The mapping's ``ScalingConfig.MaximumConcurrency`` (``None``: the function's own limit).
+    maximum_concurrency: int | None = None
     stats: DeliveryStats = field(default_factory=DeliveryStats)
 
+    def __post_init__(self) -> None:
+        limit = self.function.max_concurrency
+        if self.maximum_concurrency:
+            limit = min(limit, self.maximum_concurrency)
+        self._executions = _Executions(limit, self.function.spec.name)
+
     def poll_once(self) -> int:
-        messages = self._receive_batch()
-        if not messages:
+        """Receive one batch when an execution is free and hand it over (it runs concurrently)."""
+        if not self._executions.take(1):
             return 0
+        try:
+            messages = self._receive_batch()
+        except BaseException:
+            self._executions.give_back()
+            raise
+        if not messages:
+            self._executions.give_back()
+            return 0
+        self._executions.run(self._deliver, messages)
+        return len(messages)
+
+    def join(self, timeout: float) -> None:
+        self._executions.join(timeout)
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [self._record(message) for message in messages]}
         result = self.function.invoke(event)
-        self.stats.invocations += 1
+        self.stats.add("invocations")
         failed_ids = self._failed_ids(result, messages)
         for message in messages:
             if message["MessageId"] in failed_ids:
-                self.stats.failed_attempts += 1
+                self.stats.add("failed_attempts")
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url,
                     ReceiptHandle=message["ReceiptHandle"],
                     VisibilityTimeout=self.retry_after_seconds,
                 )
             else:
-                self.stats.delivered += 1
+                self.stats.add("delivered")
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return len(messages)
 
     def _receive_batch(self) -> list[dict[str, Any]]:
         """Like Lambda: once a message is in hand, gather more until the batch is full or the
@@ -136,28 +221,40 @@ class SnsTapSource:
     on_failure_queue_url: str | None = None
     stats: DeliveryStats = field(default_factory=DeliveryStats)
 
+    def __post_init__(self) -> None:
+        self._executions = _Executions(self.function.max_concurrency, self.function.spec.name)
+
     def poll_once(self) -> int:
-        response = self.sqs.receive_message(
-            QueueUrl=self.tap_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        )
+        """Receive as many envelopes as there are free executions (10 at most); each runs concurrently."""
+        free = self._executions.take(10)
+        if not free:
+            return 0
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.tap_queue_url, MaxNumberOfMessages=free, WaitTimeSeconds=1
+            )
+        except BaseException:
+            self._executions.give_back(free)
+            raise
         messages = response.get("Messages", [])
-        threads = [threading.Thread(target=self._deliver, args=(m,)) for m in messages]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        self._executions.give_back(free - len(messages))
+        for message in messages:
+            self._executions.run(self._deliver, message)
         return len(messages)
+
+    def join(self, timeout: float) -> None:
+        self._executions.join(timeout)
 
     def _deliver(self, message: dict[str, Any]) -> None:
         event = sns_lambda_event(json.loads(message["Body"]), self.subscription_arn)
         result = InvokeResult()
         for _attempt in range(1 + self.max_retry_attempts):
             result = self.function.invoke(event)
-            self.stats.invocations += 1
+            self.stats.add("invocations")
             if result.ok:
-                self.stats.delivered += 1
+                self.stats.add("delivered")
                 break
-            self.stats.failed_attempts += 1
+            self.stats.add("failed_attempts")
         else:
             self._send_to_on_failure_destination(event, result)
         self.sqs.delete_message(QueueUrl=self.tap_queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -184,7 +281,7 @@ class SnsTapSource:
             "responsePayload": {"errorType": result.error_type, "errorMessage": result.error_message},
         }
         self.sqs.send_message(QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(record))
-        self.stats.dead_lettered += 1
+        self.stats.add("dead_lettered")
 
 
 class Poller:
@@ -210,7 +307,13 @@ class Poller:
             thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop receiving; wait up to ``timeout`` seconds in all for the deliveries under way."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for source in self._sources:
+            join = getattr(source, "join", None)
+            if join is not None:
+                join(max(0.0, deadline - time.monotonic()))

@@ -1,13 +1,16 @@
-"""A local Lambda runtime: runs a deployed function's real handler in its own process.
+"""A local Lambda runtime: runs a deployed function's real handler in its own processes.
 
-moto stores Lambda functions but needs Docker to run them. Here each deployed function gets a worker
-process, like a Lambda execution environment: its handler is found from the deployed handler string,
-its environment is the deployed function's environment (plus the emulator's endpoint), its code is the
-deployed asset, and its logs go to a file (the local CloudWatch Logs).
+moto stores Lambda functions but needs Docker to run them. Here each execution environment of a deployed
+function is a worker process: its handler is found from the deployed handler string, its environment is
+the deployed function's environment (plus the emulator's endpoint), its code is the deployed asset, and
+its logs go to a file (the local CloudWatch Logs). As on Lambda, a function runs several invocations at
+once, one per environment, each environment one invocation at a time; environments start on demand
+(a cold start) and stay warm, up to the function's concurrency limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,6 +22,10 @@ from typing import Any
 
 from sagemaker_async_results.local.emulator import clean_environment
 
+#: Concurrent executions of a function whose template sets no ``ReservedConcurrentExecutions``. Lambda
+#: would scale to the account's limit (1,000 by default); a local run keeps at most this many worker
+#: processes per function, a few times the cores of a laptop.
+LOCAL_DEFAULT_CONCURRENCY = 4
 #: By path, not ``-m``: importing this package first would shadow the asset's copy of the runtime.
 _WORKER = [sys.executable, str(Path(__file__).with_name("lambda_worker.py"))]
 
@@ -34,6 +41,8 @@ class FunctionSpec:
     code_dir: Path
     timeout_seconds: int = 60
     memory_mb: int = 512
+    #: At most this many invocations at once (the template's reserved concurrency, else the local default).
+    max_concurrency: int = LOCAL_DEFAULT_CONCURRENCY
 
 
 @dataclass
@@ -48,8 +57,72 @@ class InvokeResult:
         return self.error_type is None
 
 
+class _ExecutionEnvironment:
+    """One worker process: runs one invocation at a time; a crash or a timeout ends it."""
+
+    def __init__(self, command: list[str], environment: dict[str, str], log_path: Path) -> None:
+        self._command, self._environment, self._log_path = command, environment, log_path
+        self._process: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        log = self._log_path.open("a")
+        process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter and our worker module
+            self._command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=self._environment,
+            text=True,
+            bufsize=1,
+        )
+        log.close()
+        return process
+
+    def invoke(self, request: dict[str, Any], timeout_seconds: float) -> tuple[str | None, int | None]:
+        """``(reply line, None)``, or ``(None, exit code)`` when the worker exited or was killed."""
+        if self._process is None or self._process.poll() is not None:
+            self._process = self._start()
+        process = self._process
+        assert process.stdin is not None
+        assert process.stdout is not None
+        try:
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            line = ""
+        else:
+            timer = threading.Timer(timeout_seconds, process.kill)
+            timer.start()
+            try:
+                line = process.stdout.readline()
+            finally:
+                timer.cancel()
+        if not line:
+            self._process = None
+            return None, process.wait()
+        return line, None
+
+    def close(self, timeout: float = 5.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        assert process.stdin is not None
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class LocalFunction:
-    """One warm execution environment for a function; invocations are serialised like Lambda's."""
+    """The execution environments of one function: up to ``spec.max_concurrency`` invocations at once.
+
+    An invocation takes a warm idle environment, or starts one while the function is below its limit,
+    or waits for one to be free (Lambda would throttle; its event sources retry, so waiting is what the
+    caller of a local run sees).
+    """
 
     def __init__(self, spec: FunctionSpec, aws_environment: dict[str, str], log_dir: Path) -> None:
         self.spec = spec
@@ -69,51 +142,59 @@ class LocalFunction:
         )
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{spec.name}.log"
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[str] | None = None
+        self._condition = threading.Condition()
+        self._environments: list[_ExecutionEnvironment] = []
+        self._idle: list[_ExecutionEnvironment] = []
+        self._running = 0
+        self._closed = False
         self.invocations = 0
+        #: The most invocations that ran at once.
+        self.peak_concurrency = 0
 
-    def _start(self) -> subprocess.Popen[str]:
-        log = self.log_path.open("a")
-        process = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter and our worker module
-            _WORKER,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=self._environment,
-            text=True,
-            bufsize=1,
-        )
-        log.close()
-        return process
+    @property
+    def max_concurrency(self) -> int:
+        return max(1, self.spec.max_concurrency)
+
+    def _acquire(self) -> _ExecutionEnvironment:
+        with self._condition:
+            while not self._idle and len(self._environments) >= self.max_concurrency and not self._closed:
+                self._condition.wait()
+            if self._closed:
+                raise RuntimeError(f"function {self.spec.name} is shut down")
+            if self._idle:
+                environment = self._idle.pop()
+            else:
+                environment = _ExecutionEnvironment(_WORKER, self._environment, self.log_path)
+                self._environments.append(environment)
+            self.invocations += 1
+            self._running += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._running)
+            return environment
+
+    def _release(self, environment: _ExecutionEnvironment) -> None:
+        with self._condition:
+            self._running -= 1
+            if self._closed:
+                environment.close(timeout=0)
+            else:
+                self._idle.append(environment)
+            self._condition.notify()
 
     def invoke(self, event: Any) -> InvokeResult:
-        """Run the handler once with ``event``; a crash or a timeout restarts the environment."""
+        """Run the handler once with ``event``; a crash or a timeout restarts that environment."""
         request_id = str(uuid.uuid4())
-        with self._lock:
-            self.invocations += 1
-            if self._process is None or self._process.poll() is not None:
-                self._process = self._start()
-            process = self._process
-            assert process.stdin is not None
-            assert process.stdout is not None
+        environment = self._acquire()
+        try:
             request = {"event": event, "requestId": request_id, "timeoutMs": self.spec.timeout_seconds * 1000}
-            process.stdin.write(json.dumps(request) + "\n")
-            process.stdin.flush()
-            timer = threading.Timer(self.spec.timeout_seconds, process.kill)
-            timer.start()
-            try:
-                line = process.stdout.readline()
-            finally:
-                timer.cancel()
-            if not line:
-                self._process = None
-                process.wait()
+            line, code = environment.invoke(request, self.spec.timeout_seconds)
+            if line is None:
                 return InvokeResult(
-                    error_type="Runtime.ExitError" if process.returncode else "Sandbox.Timedout",
-                    error_message=f"Task timed out or exited (code {process.returncode})",
+                    error_type="Runtime.ExitError" if code else "Sandbox.Timedout",
+                    error_message=f"Task timed out or exited (code {code})",
                     request_id=request_id,
                 )
+        finally:
+            self._release(environment)
         reply = json.loads(line)
         return InvokeResult(
             payload=reply.get("result"),
@@ -123,12 +204,10 @@ class LocalFunction:
         )
 
     def close(self) -> None:
-        with self._lock:
-            if self._process and self._process.poll() is None:
-                assert self._process.stdin is not None
-                self._process.stdin.close()
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-            self._process = None
+        """Stop every idle environment now; one still running an invocation stops when it returns."""
+        with self._condition:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._condition.notify_all()
+        for environment in idle:
+            environment.close()
