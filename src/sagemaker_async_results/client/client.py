@@ -1,8 +1,10 @@
 """Submit asynchronous inferences and await their results without polling S3.
 
 The result-handler functions write one record per inference into the results table as soon as
-SageMaker's notification arrives; waiting reads that record (a consistent ``GetItem``), and the output
-is read from S3 once, when the caller asks for it (not at all when the notification carried it inline).
+SageMaker's notification arrives; waiting is done by one waiter per client for every pending request
+(the Kinesis results stream when the stack has one, else batched consistent reads of that table; see
+:mod:`~sagemaker_async_results.client.futures`), and the output is read from S3 once, when the caller
+asks for it (not at all when the notification carried it inline).
 
 The same client works against real AWS and against the local run: only the boto3 clients differ.
 """
@@ -17,6 +19,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sized
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -767,24 +770,60 @@ class AsyncInferenceClient:
         return InferenceStatus.EXPIRED, None
 
     def wait(
-        self, inference_id: str, timeout: float = 60.0, interval: float = 0.1, *, routed: bool = False
+        self,
+        inference_id: str,
+        timeout: float = 60.0,
+        interval: float | None = None,
+        *,
+        routed: bool = False,
     ) -> InferenceRecord:
         """Wait for the handler's record; raises :class:`InferenceTimeoutError` after ``timeout`` seconds.
 
-        The result is there as soon as the record says Completed or Failed. With ``routed``, also wait
-        until the result handlers are done with it (``routing`` no longer ``InProgress``), e.g. to read
-        ``routed_to`` or a routing failure.
+        The result is there as soon as the record says Completed, Failed or Expired (a Submitted record
+        past its expiry moment, after the one S3 check). With ``routed``, also wait until the result
+        handlers are done with it (``routing`` no longer ``InProgress``), e.g. to read ``routed_to`` or a
+        routing failure.
+
+        One consistent read first; then the client's one waiter resolves it with every other pending
+        request (the results stream, else batched reads), so a thousand waits in threads cost what one
+        batch does, not a read per request every 100 ms. ``interval`` is accepted for compatibility and
+        no longer used.
         """
+        del interval
         deadline = time.monotonic() + timeout
-        while True:
-            record = self.status(inference_id)
-            if record.done and not (routed and record.routing == contract.ROUTING_IN_PROGRESS):
-                return record
-            if time.monotonic() >= deadline:
-                raise InferenceTimeoutError(
-                    f"no result for {inference_id} within {timeout}s (status {record.status})"
-                )
-            time.sleep(interval)
+        record = self.status(inference_id)
+        if self._waited_enough(record, routed):
+            return record
+        check_by = None
+        if record.expires_by is not None:
+            check_by = time.monotonic() + max(0.0, (record.expires_by - self._clock()).total_seconds())
+        future = InferenceFuture(
+            self,
+            Submission(
+                inference_id=inference_id,
+                input_location=None,
+                output_location=record.output_location or "",
+                failure_location=record.failure_location,
+                submitted_at=record.submitted_at or self._clock(),
+            ),
+        )
+        self.waiter.watch(future, routed=routed, check_by=check_by)
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except InferenceError as error:
+            return error.record
+        except FutureTimeoutError:
+            future.cancel()
+            latest = self.status(inference_id)
+            if self._waited_enough(latest, routed):
+                return latest
+            raise InferenceTimeoutError(
+                f"no result for {inference_id} within {timeout}s (status {latest.status})"
+            ) from None
+
+    @staticmethod
+    def _waited_enough(record: InferenceRecord, routed: bool) -> bool:
+        return record.done and not (routed and record.routing == contract.ROUTING_IN_PROGRESS)
 
     def fetch_body(self, record: InferenceRecord) -> bytes | None:
         """The output (Completed) or the model's error response (Failed): inline if stored, else S3."""

@@ -107,6 +107,10 @@ class _Watch:
     since: float
     next_check: float
     checks: int = 0
+    #: Resolve only once the handlers are done too (``routing`` no longer ``InProgress``).
+    routed: bool = False
+    #: The result is in (seen on the stream) and only the routing state is awaited from the store.
+    confirming: int = 0
 
 
 @dataclass
@@ -157,7 +161,8 @@ class ResultWaiter:
         self._poll_interval = poll_interval
         self._max_poll_interval = max_poll_interval
         self._safety_sweep = safety_sweep_seconds
-        self._pending: dict[str, _Watch] = {}
+        #: Inference ID -> its watches (several callers may wait for the same request).
+        self._pending: dict[str, list[_Watch]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -176,12 +181,21 @@ class ResultWaiter:
         return bool(self._stream_arn)
 
     # -- watching ---------------------------------------------------------------------------------------
-    def watch(self, future: InferenceFuture) -> None:
-        """Resolve ``future`` when its result is known; starts the waiter thread on first use."""
+    def watch(self, future: InferenceFuture, *, routed: bool = False, check_by: float | None = None) -> None:
+        """Resolve ``future`` when its result is known; starts the waiter thread on first use.
+
+        ``routed``: only once the result handlers are done with it too. ``check_by``: a
+        ``time.monotonic()`` moment by which the result store is read for it at the latest (e.g. its
+        expiry moment, so that an expired request is reported then, not at the next safety sweep).
+        """
         now = time.monotonic()
-        first = self._safety_sweep if self.push else 0.0
+        first = now + (self._safety_sweep if self.push else 0.0)
+        if check_by is not None:
+            first = min(first, max(now, check_by))
         with self._lock:
-            self._pending[future.inference_id] = _Watch(future, now, now + first)
+            self._pending.setdefault(future.inference_id, []).append(
+                _Watch(future, now, first, routed=routed)
+            )
             if self._thread is None or not self._thread.is_alive():
                 self._started_at = self._started_at or datetime.now(UTC)
                 self._thread = threading.Thread(target=self._run, name="async-results-waiter", daemon=True)
@@ -192,9 +206,19 @@ class ResultWaiter:
     def _forget(self, future: Future[Any]) -> None:
         if isinstance(future, InferenceFuture):
             with self._lock:
-                self._pending.pop(future.inference_id, None)
+                self._drop(future)
+
+    def _drop(self, future: InferenceFuture) -> None:
+        """Remove ``future``'s watch (the caller holds the lock)."""
+        watches = self._pending.get(future.inference_id)
+        if watches is None:
+            return
+        watches[:] = [w for w in watches if w.future is not future]
+        if not watches:
+            del self._pending[future.inference_id]
 
     def pending(self) -> int:
+        """Requests still awaited (each counted once, however many callers wait for it)."""
         with self._lock:
             return len(self._pending)
 
@@ -295,33 +319,55 @@ class ResultWaiter:
 
         inference_id = str(item.get("inferenceId", ""))
         with self._lock:
-            watch = self._pending.get(inference_id)
-        if watch is None:
+            watches = list(self._pending.get(inference_id, ()))
+        if not watches:
             return False
         record = record_from_stream(inference_id, item)
         if record.status not in (InferenceStatus.COMPLETED, InferenceStatus.FAILED):
             return False
-        self._settle(watch.future, record, "stream")
+        now = time.monotonic()
+        for watch in watches:
+            if watch.routed:
+                # The stream says the result is in; the routing state is in the store: read it now.
+                watch.confirming = max(1, watch.confirming)
+                watch.next_check = now
+            else:
+                self._settle(watch.future, record, "stream")
         return True
 
     # -- batched reads of the result store --------------------------------------------------------------
     def _sweep(self, *, everything: bool) -> int:
         """Read the due pending records, 100 per ``BatchGetItem``; resolve those done or expired."""
+        from sagemaker_async_results import contract
+
         now = time.monotonic()
         with self._lock:
-            due = [w for w in self._pending.values() if everything or w.next_check <= now]
+            due = {
+                inference_id: list(watches)
+                for inference_id, watches in self._pending.items()
+                if everything or any(w.next_check <= now for w in watches)
+            }
         found = 0
-        for start in range(0, len(due), BATCH_GET_LIMIT):
-            chunk = due[start : start + BATCH_GET_LIMIT]
-            records = self._client.batch_status([w.future.inference_id for w in chunk], self.stats)
-            for watch in chunk:
-                record = records.get(watch.future.inference_id)
-                if not everything:
-                    watch.checks += 1
-                    watch.next_check = now + self._safety_sweep * (2**watch.checks)
-                if record is not None and record.done:
-                    self._settle(watch.future, record, "store")
-                    found += 1
+        ids = list(due)
+        for start in range(0, len(ids), BATCH_GET_LIMIT):
+            chunk = ids[start : start + BATCH_GET_LIMIT]
+            records = self._client.batch_status(chunk, self.stats)
+            for inference_id in chunk:
+                record = records.get(inference_id)
+                for watch in due[inference_id]:
+                    in_progress = (
+                        record is not None and watch.routed and record.routing == contract.ROUTING_IN_PROGRESS
+                    )
+                    if record is not None and record.done and not in_progress:
+                        self._settle(watch.future, record, "store")
+                        found += 1
+                    elif watch.confirming or (record is not None and record.done):
+                        # Only the handlers are awaited: read again soon (0.1 s, doubling, at most 2 s).
+                        watch.confirming += 1
+                        watch.next_check = now + min(2.0, 0.1 * 2 ** (watch.confirming - 1))
+                    elif not everything:
+                        watch.checks += 1
+                        watch.next_check = now + self._safety_sweep * (2**watch.checks)
         return found
 
     def _settle(self, future: InferenceFuture, record: InferenceRecord, source: str) -> None:
@@ -349,4 +395,4 @@ class ResultWaiter:
                     )
                 )
         with self._lock:
-            self._pending.pop(future.inference_id, None)
+            self._drop(future)
