@@ -47,13 +47,13 @@ ENV = {
 class Route:
     """The app's stand-in: records each notification and answers with ``outcome``."""
 
-    def __init__(self, outcome: str = "routed") -> None:
-        self.outcome = outcome
+    def __init__(self, *outcomes: str) -> None:
+        self.outcomes = outcomes or ("routed",)
         self.calls: list[tuple[dict[str, Any], Any]] = []
 
     def __call__(self, notification: dict[str, Any], context: Any) -> dict[str, Any]:
         self.calls.append((notification, context))
-        return {"results": [{"outcome": self.outcome}, "not a mapping"]}
+        return {"results": [*({"outcome": o} for o in self.outcomes), "not a mapping"]}
 
 
 @pytest.fixture
@@ -144,6 +144,11 @@ def test_settings_from_the_environment() -> None:
         require_submitted_record=False,
     )
     defaults = RecoverySettings.from_env(ENV)
+    assert defaults == RecoverySettings(
+        output_location=S3Prefix.parse(f"s3://{BUCKET}/out/"),
+        failure_location=S3Prefix.parse(f"s3://{BUCKET}/fail/"),
+        results_table=TABLE,
+    )
     assert (defaults.endpoint_name, defaults.require_submitted_record) == ("", True)
     assert RecoverySettings.from_env(
         {**ENV, contract.RECOVERY_REQUIRE_SUBMITTED_RECORD: "true"}
@@ -168,6 +173,7 @@ def test_settings_list_every_problem_and_only_the_variables_given() -> None:
         contract.RESULTS_TABLE,
         contract.RECOVERY_REQUIRE_SUBMITTED_RECORD,
     ]
+    assert "''" in problems[1]  # an absent location is an empty one
     assert problems[2] == f"{contract.RESULTS_TABLE}: required (recovery reads the result records)"
     assert problems[3] == f"{contract.RECOVERY_REQUIRE_SUBMITTED_RECORD}='maybe': expected true or false"
     assert "UNRELATED" not in str(error.received)
@@ -475,3 +481,56 @@ def test_without_clients_it_uses_the_apps(monkeypatch: pytest.MonkeyPatch) -> No
     assert recovery_.s3 is app.clients.s3
     assert recovery_.dynamodb is app.clients.dynamodb
     assert recovery_._app_route() is app
+
+
+def test_an_absent_table_is_a_problem_too() -> None:
+    environ = {k: v for k, v in ENV.items() if k != contract.RESULTS_TABLE}
+    with pytest.raises(ConfigurationError, match=f"{contract.RESULTS_TABLE}: required"):
+        RecoverySettings.from_env(environ)
+
+
+def test_an_outcome_defaults_to_no_inference_id_and_no_detail() -> None:
+    outcome = RecoveryOutcome("foreign", BUCKET, "k")
+    assert outcome.to_dict() == {
+        "verdict": "foreign",
+        "bucket": BUCKET,
+        "key": "k",
+        "inferenceId": None,
+        "detail": "",
+    }
+
+
+def test_every_outcome_of_the_routing_is_in_the_detail(stubs: tuple[Stubber, Stubber, Any, Any]) -> None:
+    _expect_get(stubs[1], "result#abc", _submitted())
+    _expect_get(stubs[1], "idempotency#result#abc#Completed", None)
+    _expect_head(stubs[0], "out/abc.out")
+    _expect_mark(stubs[1], "abc")
+    route = Route("routed", "failed")
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": BUCKET}, "object": {"key": "out/abc.out"}},
+    }
+    outcome = _recovery(stubs, route).recover_record(record)
+    assert (outcome.verdict, outcome.detail) == ("recovered", "routed,failed")
+    ((notification, context),) = route.calls
+    assert "awsRegion" not in notification  # the S3 record named none
+    assert context is None
+
+
+def test_a_failing_message_without_an_id_is_reported_with_an_empty_one(
+    stubs: tuple[Stubber, Stubber, Any, Any],
+) -> None:
+    stubs[1].add_client_error("get_item", "InternalServerError", "no")
+    message = _s3_message("out/abc.out")
+    del message["messageId"]
+    assert _recovery(stubs, Route())({"Records": [message]}) == {
+        "batchItemFailures": [{"itemIdentifier": ""}]
+    }
+
+
+def test_records_that_are_not_objects_are_ignored(stubs: tuple[Stubber, Stubber, Any, Any]) -> None:
+    _expect_get(stubs[1], "result#abc", _submitted(routing="Routed"))
+    message = _s3_message("out/abc.out")
+    body = json.loads(message["body"])
+    message["body"] = json.dumps({"Records": ["not a record", *body["Records"], 7]})
+    assert _recovery(stubs, Route())({"Records": [message]}) == {"batchItemFailures": []}

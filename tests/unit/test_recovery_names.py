@@ -39,22 +39,28 @@ def test_sagemaker_object_names(key: str, inference_id: str, status: str) -> Non
     assert parse_result_key(SETTINGS, "bucket", key) == RecoveredObject(inference_id, status, "bucket", key)  # type: ignore[arg-type]
 
 
+NOT_AN_ID = "is not an inference ID (1-64 characters, no '/')"
+OUTSIDE = "outside s3://bucket/async/outputs/ and s3://bucket/async/failures/"
+
+
 @pytest.mark.parametrize(
     ("bucket", "key", "why"),
     [
-        ("bucket", "async/outputs/abc.json", "not named <inference id>.out"),
-        ("bucket", "async/outputs/.out", "is not an inference ID"),
-        ("bucket", "async/outputs/" + "x" * 65 + ".out", "is not an inference ID"),
-        ("bucket", "async/outputs/day/abc.out", "is not an inference ID"),
-        ("bucket", "async/failures/abc.out", "not named <inference id>-error.out"),
-        ("bucket", "async/outputs-old/abc.out", "outside"),
-        ("other", "async/outputs/abc.out", "outside"),
+        ("bucket", "async/outputs/abc.json", "not named <inference id>.out under s3://bucket/async/outputs/"),
+        ("bucket", "async/outputs/.out", f"'' {NOT_AN_ID}"),
+        ("bucket", "async/outputs/" + "x" * 65 + ".out", f"'{'x' * 65}' {NOT_AN_ID}"),
+        ("bucket", "async/outputs/day/abc.out", f"'day/abc' {NOT_AN_ID}"),
+        (
+            "bucket",
+            "async/failures/abc.out",
+            "not named <inference id>-error.out under s3://bucket/async/failures/",
+        ),
+        ("bucket", "async/outputs-old/abc.out", OUTSIDE),
+        ("other", "async/outputs/abc.out", OUTSIDE),
     ],
 )
 def test_foreign_names_say_why(bucket: str, key: str, why: str) -> None:
-    reason = parse_result_key(SETTINGS, bucket, key)
-    assert isinstance(reason, str)
-    assert why in reason
+    assert parse_result_key(SETTINGS, bucket, key) == why
 
 
 def _item(**values: str) -> dict[str, Any]:
@@ -110,3 +116,58 @@ def test_recovered_failure_without_a_record_says_what_is_unknown() -> None:
     assert parsed.received_time is None
     assert parsed.event_time is None
     assert parsed.request_parameters.custom_attributes is None
+
+
+def test_recovered_success_is_exactly_what_sagemaker_would_have_sent() -> None:
+    obj = RecoveredObject("abc", "Completed", "bucket", "async/outputs/abc.out")
+    record = _item(
+        submittedAt="2026-11-23T10:00:00.000Z",
+        inputLocation="s3://bucket/async/inputs/abc.in",
+        customAttributes="tenant=acme",
+        requestContentType="text/csv",
+        accept="application/json",
+    )
+    head = {"ContentType": "application/json", "LastModified": datetime(2026, 11, 23, 10, 0, 4, tzinfo=UTC)}
+    assert build_notification(obj, record, head, SETTINGS, region="eu-west-1") == {
+        "eventVersion": "1.0",
+        "eventSource": "aws:sagemaker",
+        "eventName": "InferenceResult",
+        "awsRegion": "eu-west-1",
+        "inferenceId": "abc",
+        "invocationStatus": "Completed",
+        "eventTime": "2026-11-23T10:00:04.000Z",
+        "receivedTime": "2026-11-23T10:00:00.000Z",
+        "requestParameters": {
+            "endpointName": "scorer",
+            "inputLocation": "s3://bucket/async/inputs/abc.in",
+            "customAttributes": "tenant=acme",
+            "contentType": "text/csv",
+            "accept": "application/json",
+        },
+        "responseParameters": {
+            "contentType": "application/json",
+            "outputLocation": "s3://bucket/async/outputs/abc.out",
+        },
+        "recovered": True,
+    }
+
+
+def test_recovered_failure_without_a_record_or_an_endpoint_is_exactly_this() -> None:
+    obj = RecoveredObject("abc", "Failed", "bucket", "async/failures/abc-error.out")
+    settings = RecoverySettings(
+        output_location=SETTINGS.output_location,
+        failure_location=SETTINGS.failure_location,
+        results_table="t",
+    )
+    assert (settings.endpoint_name, settings.require_submitted_record) == ("", True)
+    assert build_notification(obj, {}, {}, settings) == {
+        "eventVersion": "1.0",
+        "eventSource": "aws:sagemaker",
+        "eventName": "InferenceResult",
+        "inferenceId": "abc",
+        "invocationStatus": "Failed",
+        "requestParameters": {},
+        "responseParameters": {"failureLocation": "s3://bucket/async/failures/abc-error.out"},
+        "recovered": True,
+        "failureReason": contract.RECOVERED_FAILURE_REASON,
+    }
