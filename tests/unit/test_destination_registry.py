@@ -72,3 +72,20 @@ def test_destination_modules_import_neither_boto3_nor_powertools() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_problems_are_one_error_naming_each_variable_in_registry_order() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        _names(
+            {
+                STREAM_ARN_ENV: "results",
+                names.STEP_FUNCTIONS_CALLBACK_ENABLED: "maybe",
+                names.EVENT_BUS_NAME: "b",
+            }
+        )
+    assert info.value.message == (
+        "invalid destination environment: "
+        f"{names.STEP_FUNCTIONS_CALLBACK_ENABLED}='maybe': expected true or false; "
+        f"{STREAM_ARN_ENV}='results': expected a Kinesis stream ARN"
+    )
+    assert info.value.expected == "see README.md 'Destinations' for every variable"
