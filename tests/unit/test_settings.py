@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import get_args, get_type_hints
+
 import pytest
 
 from sagemaker_async_results import contract as names
@@ -265,3 +268,18 @@ def test_error_shows_the_contract_variables_that_were_set_and_nothing_else() -> 
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env(env)
     assert info.value.received == repr({names.EVENT_BUS_NAME: "bus", PAYLOAD_CHECK_ENV: "always"})
+
+
+def test_settings_and_prefixes_are_immutable_and_carry_no_instance_dict() -> None:
+    for value, attribute in ((Settings(), "results_table"), (S3Prefix("b"), "prefix")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, attribute, "changed")
+        assert not hasattr(value, "__dict__")
+
+
+def test_field_types_name_the_accepted_values() -> None:
+    hints = get_type_hints(Settings)
+    assert hints["results_bucket"] == str | None
+    assert hints["results_table"] == str | None
+    assert get_args(hints["delivery_mode"]) == ("direct", "buffered")
+    assert get_args(hints["payload_check"]) == PAYLOAD_CHECKS

@@ -119,7 +119,7 @@ class Settings:
             try:
                 value = int(raw)
             except ValueError:
-                value = -1
+                value = -1  # pragma: no mutate (a problem was recorded: the settings are never returned)
             if value <= 0:
                 problems.append(f"{name}={raw!r}: expected a positive integer")
                 return default
@@ -141,12 +141,12 @@ class Settings:
         mode = (text(names.DELIVERY_MODE) or "direct").lower()
         if mode not in ("direct", "buffered"):
             problems.append(f"{names.DELIVERY_MODE}={mode!r}: expected direct or buffered")
-            mode = "direct"
+            mode = "direct"  # pragma: no mutate (a problem was recorded: the settings are never returned)
 
         check = (text(PAYLOAD_CHECK_ENV) or "lazy").lower()
         if check not in PAYLOAD_CHECKS:
             problems.append(f"{PAYLOAD_CHECK_ENV}={check!r}: expected lazy or head")
-            check = "lazy"
+            check = "lazy"  # pragma: no mutate (a problem was recorded: the settings are never returned)
 
         settings = cls(
             results_bucket=bucket,
