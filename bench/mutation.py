@@ -46,7 +46,7 @@ MODULES: dict[str, list[str]] = {
     f"{RUNTIME}/router.py": ["tests/unit/test_router.py"],
     f"{RUNTIME}/settings.py": ["tests/unit/test_settings.py"],
     f"{RUNTIME}/envelopes.py": ["tests/unit/test_envelopes.py", "tests/unit/test_models.py"],
-    f"{RUNTIME}/payloads.py": ["tests/unit/test_payloads.py"],
+    f"{RUNTIME}/payloads.py": ["tests/unit/test_payloads.py", "tests/unit/test_payloads_errors.py"],
     f"{RUNTIME}/record_guard.py": ["tests/integration/test_record_guard.py"],
     f"{RUNTIME}/lifecycle.py": [
         "tests/integration/test_routing_state.py",
