@@ -17,11 +17,24 @@ Time to result = ``perf_counter()`` when the caller holds the result minus the s
 (when the output object was written). AWS calls per result count only the calls made while waiting
 (not the submit), counted by botocore's ``before-call`` events on the waiting clients. A lone request
 (``lone_samples`` sequential requests, the same client) gives the baseline of the p50 target.
+
+This client runs twice. **Burst**: every request submitted at once with a 0.05 s model, so the endpoint
+completes them as fast as the emulator lets it. **Paced**: a model time of ``paced_model_seconds``, so
+the endpoint (its ``MaxConcurrentInvocationsPerInstance`` x instances at a time) completes them at a rate a
+real endpoint of that size would, below what the local pipeline can route on the machine. Each run
+reports the endpoint's completion rate (outputs written per second) and where each result's time went:
+output written -> result record on the stream (SNS, the local Lambda, the handler) and stream -> the
+caller holds it (the waiter), from the stream records' arrival times, read after the run.
+
+The emulator (moto) runs in a process of its own (``LocalEnvironment(emulator_process=True)``): in AWS
+the services do not share the caller's CPU, and in one process moto's request handling and the
+bench's client contend for one interpreter lock.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import threading
 import time
@@ -52,6 +65,13 @@ class Run:
     wall: float = 0.0
     calls: Counter[str] = field(default_factory=Counter)
     results: int = 0
+    #: Inference ID -> perf_counter() when the caller held it (this client's runs).
+    held: dict[str, float] = field(default_factory=dict)
+    #: Outputs the endpoint wrote per second during the run (this client's runs).
+    endpoint_rate: float = 0.0
+    stages: dict[str, Any] = field(default_factory=dict)
+    #: The SDK's failure-path waiters still polling when its last result came (see sdk_predictor).
+    lingering_waiters: int = 0
 
     @property
     def calls_per_result(self) -> float:
@@ -127,28 +147,81 @@ class AwaitAtScale:
             run.calls = Counter(client.waiter.stats.calls)
         return run
 
-    def project(self) -> Run:
-        run = Run("project", f"this client: {self.requests} futures, one waiter (stream push)")
+    def project(self, name: str = "project", model_seconds: float | None = None) -> Run:
+        model_seconds = self.model_seconds if model_seconds is None else model_seconds
+        kind = "burst" if name == "project" else f"paced, {model_seconds:g} s model"
+        run = Run(name, f"this client ({kind}): {self.requests} futures, one waiter")
         held: dict[str, float] = {}
+
+        def hold(future: Any) -> None:
+            held.setdefault(future.inference_id, time.perf_counter())
+
         with self._client() as client:
+
+            def submit(index: int) -> Any:
+                # The callback goes on at once: added after the whole batch was submitted, it would
+                # stamp every result that came in meanwhile with the end of the submitting.
+                future = client.submit(_payload(index, model_seconds), inline=True)
+                future.add_done_callback(hold)
+                return future
+
             started = time.perf_counter()
             with ThreadPoolExecutor(8) as submitters:
-                futures = list(
-                    submitters.map(
-                        lambda i: client.submit(_payload(i, self.model_seconds), inline=True),
-                        range(self.requests),
-                    )
-                )
-            for future in futures:
-                future.add_done_callback(lambda f: held.setdefault(f.inference_id, time.perf_counter()))
+                futures = list(submitters.map(submit, range(self.requests)))
             for future in futures:
                 future.result(timeout=600)
             run.wall = time.perf_counter() - started
             run.calls = Counter(client.waiter.stats.calls)
             run.results = len(futures)
-            run.label += f" ({'push' if client.waiter.push else 'batched reads only'})"
-        run.seconds = [held[f.inference_id] - self.env.simulator.written_at[f.inference_id] for f in futures]
+            run.label += f" ({'stream push' if client.waiter.push else 'batched reads only'})"
+        written = self.env.simulator.written_at
+        run.seconds = [held[f.inference_id] - written[f.inference_id] for f in futures]
+        run.held = {f.inference_id: held[f.inference_id] for f in futures}
+        times = sorted(written[f.inference_id] for f in futures)
+        run.endpoint_rate = (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
         return run
+
+    def stages(self, run: Run) -> dict[str, Any]:
+        """Where the time to result went: written -> on the results stream -> held by the caller.
+
+        Reads the whole stream once after the run (not counted: no waiter made these calls); the
+        stream's arrival times are wall clock, converted to this process's ``perf_counter``.
+        """
+        offset = time.time() - time.perf_counter()
+        kinesis = self.target.client("kinesis")
+        stream = self.env.resources.outputs["ResultsStreamArn"]
+        arrived: dict[str, float] = {}
+        for shard in kinesis.list_shards(StreamARN=stream)["Shards"]:
+            iterator = kinesis.get_shard_iterator(
+                StreamARN=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                response = kinesis.get_records(ShardIterator=iterator, Limit=10_000, StreamARN=stream)
+                for record in response["Records"]:
+                    inference_id = json.loads(record["Data"]).get("inferenceId")
+                    if inference_id in run.held:
+                        arrived[inference_id] = record["ApproximateArrivalTimestamp"].timestamp() - offset
+                if not response["Records"] or not response.get("MillisBehindLatest", 1):
+                    break
+                iterator = response.get("NextShardIterator")
+        written = self.env.simulator.written_at
+        routed = [arrived[i] - written[i] for i in arrived]
+        waited = [run.held[i] - arrived[i] for i in arrived]
+
+        def summary(values: list[float]) -> dict[str, float]:
+            ordered = sorted(values)
+            if not ordered:
+                return {}
+            return {
+                "p50": ordered[len(ordered) // 2],
+                "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+            }
+
+        return {
+            "results": len(arrived),
+            "writtenToStream": summary(routed),
+            "streamToCaller": summary(waited),
+        }
 
     # -- baselines --------------------------------------------------------------------------------------
     def sdk(self, python: Path) -> Run:
@@ -196,6 +269,7 @@ class AwaitAtScale:
         run.wall = max(report["held"].values()) - report["started"]
         run.calls = Counter(report["calls"])
         run.results = len(report["held"])
+        run.lingering_waiters = int(report.get("lingeringWaiters", 0))
         return run
 
     def pooled(self, name: str) -> Run:
@@ -254,7 +328,7 @@ class AwaitAtScale:
 def _rows(runs: dict[str, Run]) -> list[Row]:
     rows: list[Row] = []
     lone_p50 = statistics.median(runs["lone"].seconds)
-    for name in ("project", "sdk", "poll"):
+    for name in ("project", "paced", "sdk", "poll"):
         if name not in runs:
             continue
         run = runs[name]
@@ -263,7 +337,13 @@ def _rows(runs: dict[str, Run]) -> list[Row]:
             f"wall time to the last result {run.wall:.1f} s; p95 {run.percentile(0.95):.2f} s; "
             f"lone request p50 {lone_p50:.3f} s"
         )
-        if name == "project":
+        if run.endpoint_rate:
+            row.note += f"; endpoint completed {run.endpoint_rate:.1f} results/s"
+        if run.lingering_waiters:
+            row.note += (
+                f"; {run.lingering_waiters} SDK failure-path waiters still polling after the last result"
+            )
+        if name in ("project", "paced"):
             ratio = row.median / lone_p50 if lone_p50 else float("inf")
             row.target, row.met = f"p50 <= {MAX_P50_RATIO}x lone ({ratio:.2f}x)", ratio <= MAX_P50_RATIO
         rows.append(row)
@@ -274,7 +354,7 @@ def _rows(runs: dict[str, Run]) -> list[Row]:
             [run.calls_per_result],
             note=", ".join(f"{op} {n}" for op, n in sorted(run.calls.items())),
         )
-        if name == "project":
+        if name in ("project", "paced"):
             calls.target, calls.met = (
                 f"<= {MAX_CALLS_PER_RESULT}",
                 run.calls_per_result <= MAX_CALLS_PER_RESULT,
@@ -320,12 +400,12 @@ def run(
     lone_samples: int = 10,
     baselines: bool = True,
     plot_path: Path | None = None,
+    paced_model_seconds: float = 0.25,
 ) -> tuple[list[Row], dict[str, Any]]:
     """Synthesize (direct delivery, Kinesis results stream), start the local run, run the case.
 
-    Direct delivery: the local Lambda runtime runs one invocation at a time per function, so the
-    result-handler's writes never run concurrently against the emulator (moto's DynamoDB fails
-    concurrent ``TransactWriteItems`` with an internal error, which buffered batches of 10 trigger).
+    The local Lambda runtime runs several executions per function at once (as Lambda does); the
+    emulator runs in its own process.
     """
     from bench import ROOT
     from sagemaker_async_results.local.environment import LocalEnvironment
@@ -341,14 +421,29 @@ def run(
         bundle=False,
     )
     runs: dict[str, Run] = {}
-    with LocalEnvironment(outdir, log_dir=workdir / "bench-logs") as env:
+    load_before = os.getloadavg()
+    with LocalEnvironment(outdir, log_dir=workdir / "bench-logs", emulator_process=True) as env:
         case = AwaitAtScale(env, requests, model_seconds, sdk_threads, log)
         runs["lone"] = case.lone(lone_samples)
         log(f"  lone request p50 {statistics.median(runs['lone'].seconds):.3f} s")
-        runs["project"] = case.project()
-        log(
-            f"  this client: wall {runs['project'].wall:.1f} s, {runs['project'].calls_per_result:.3f} calls/result"
-        )
+        for name, seconds in (("project", None), ("paced", paced_model_seconds)):
+            env.wait_idle(timeout=120)
+            runs[name] = case.project(name, seconds)
+            runs[name].stages = case.stages(runs[name])
+            log(
+                f"  {runs[name].label}: wall {runs[name].wall:.1f} s, p50 {runs[name].percentile(0.5):.3f} s, "
+                f"{runs[name].calls_per_result:.3f} calls/result, endpoint {runs[name].endpoint_rate:.1f}/s, "
+                f"stages {runs[name].stages}"
+            )
+        concurrency = {
+            name.split("-")[1] if "-" in name else name: {
+                "limit": f.max_concurrency,
+                "peak": f.peak_concurrency,
+                "invocations": f.invocations,
+            }
+            for name, f in env.functions.items()
+        }
+        endpoint_concurrency = {n: e.max_concurrency for n, e in env.simulator._endpoints.items()}
         if baselines:
             sdk_python = ROOT / ".venv-sdk" / "bin" / "python"
             for name in ("poll", "sdk"):
@@ -360,11 +455,42 @@ def run(
                 log(f"  {name}: wall {runs[name].wall:.1f} s, {runs[name].calls_per_result:.3f} calls/result")
     rows = _rows(runs)
     figure = plot(runs, plot_path) if plot_path else None
+    lone_p50 = statistics.median(runs["lone"].seconds)
     return rows, {
         "requests": requests,
         "modelSeconds": model_seconds,
+        "pacedModelSeconds": paced_model_seconds,
         "sdkThreads": sdk_threads,
+        "method": (
+            "moto in its own process; local Lambda functions run up to their concurrency limit at once; "
+            "burst = every request submitted at once with a 0.05 s model (the endpoint completes them as "
+            "fast as the emulator lets it); paced = a longer model time, so the endpoint completes them at "
+            "its concurrency / model time, as a real endpoint of that size would"
+        ),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadAverageBefore": load_before,
+            "loadAverageAfter": os.getloadavg(),
+        },
+        "lambdaConcurrency": concurrency,
+        "endpointConcurrency": endpoint_concurrency,
         "plot": str(figure) if figure else None,
+        "targets": {
+            name: {
+                "callsPerResult": {
+                    "target": f"<= {MAX_CALLS_PER_RESULT}",
+                    "value": runs[name].calls_per_result,
+                    "met": runs[name].calls_per_result <= MAX_CALLS_PER_RESULT,
+                },
+                "p50VsLone": {
+                    "target": f"<= {MAX_P50_RATIO}x lone p50 ({lone_p50:.3f} s)",
+                    "value": runs[name].percentile(0.5) / lone_p50 if lone_p50 else None,
+                    "met": runs[name].percentile(0.5) <= MAX_P50_RATIO * lone_p50,
+                },
+            }
+            for name in ("project", "paced")
+            if name in runs
+        },
         "runs": {
             name: {
                 "label": r.label,
@@ -374,6 +500,9 @@ def run(
                 "callsPerResult": r.calls_per_result,
                 "calls": dict(r.calls),
                 "results": r.results,
+                **({"endpointResultsPerSecond": r.endpoint_rate} if r.endpoint_rate else {}),
+                **({"stages": r.stages} if r.stages else {}),
+                **({"sdkWaitersStillPolling": r.lingering_waiters} if r.name == "sdk" else {}),
             }
             for name, r in runs.items()
         },

@@ -10,11 +10,19 @@ read them (the stack's input prefix).
 ``predict`` (``predict_async`` + ``get_result`` with the SDK's default ``WaiterConfig``: 15 s between
 ``HeadObject`` checks) runs once per request in a thread pool. Prints one JSON document: per request the
 inference ID and the wall-clock time the caller held the result, and the AWS calls made while waiting.
+
+With a failure path (the stack sets ``S3FailurePath``) the SDK waits on the output and the failure
+object in two threads and returns when either exists, but never stops the other: the failure waiter
+goes on polling (``HeadObject`` every 15 s, 60 attempts: 15 minutes) after the result is returned, in a
+non-daemon thread. A process that made 1,000 requests therefore cannot exit for 15 minutes, which is why
+an earlier run of this script never finished. The report counts the calls up to the last result and
+how many such waiters were still polling then, and the process leaves with ``os._exit``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -36,9 +44,11 @@ def main() -> None:
 
     calls: Counter[str] = Counter()
     lock = threading.Lock()
+    counting = threading.Event()
+    counting.set()
 
     def count_call(model: Any, **_: Any) -> None:
-        if model.name not in ("PutObject", "InvokeEndpointAsync"):  # the submit, not the wait
+        if model.name not in ("PutObject", "InvokeEndpointAsync") and counting.is_set():  # the wait only
             with lock:
                 calls[model.name] += 1
 
@@ -76,7 +86,12 @@ def main() -> None:
     started = time.time()
     with ThreadPoolExecutor(int(threads)) as pool:
         list(pool.map(one, range(int(count))))
-    print(json.dumps({"started": started, "held": held, "calls": dict(calls)}))
+    counting.clear()
+    lingering = sum(1 for t in threading.enumerate() if t.is_alive() and not t.daemon) - 1
+    report = {"started": started, "held": held, "calls": dict(calls), "lingeringWaiters": lingering}
+    print(json.dumps(report), flush=True)
+    sys.stderr.flush()
+    os._exit(0)  # the SDK's leftover failure-path waiters would keep the process alive for 15 minutes
 
 
 if __name__ == "__main__":
