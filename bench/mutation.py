@@ -47,6 +47,9 @@ MODULES: dict[str, list[str]] = {
     f"{RUNTIME}/settings.py": ["tests/unit/test_settings.py"],
     f"{RUNTIME}/envelopes.py": ["tests/unit/test_envelopes.py", "tests/unit/test_models.py"],
     f"{RUNTIME}/payloads.py": ["tests/unit/test_payloads.py", "tests/unit/test_payloads_errors.py"],
+    f"{RUNTIME}/models.py": ["tests/unit/test_models.py", "tests/unit/test_envelopes.py"],
+    f"{RUNTIME}/result.py": ["tests/unit/test_result.py"],
+    f"{RUNTIME}/errors.py": ["tests/unit/test_errors.py"],
     f"{RUNTIME}/record_guard.py": ["tests/integration/test_record_guard.py"],
     f"{RUNTIME}/lifecycle.py": [
         "tests/integration/test_routing_state.py",
