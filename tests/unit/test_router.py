@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, get_args, get_type_hints
 
 import pytest
 
@@ -330,3 +331,33 @@ def test_explicit_name_wins_and_default_name_of_a_callable_object() -> None:
         f"{__name__}.<the handler>",
         f"{__name__}.<the handler>",
     ]
+
+
+def test_public_annotations_resolve_to_the_documented_types() -> None:
+    """Tools that read annotations at run time (docs, plugin checks) see the documented types."""
+    names_in_scope = {"InferenceResult": InferenceResult}
+    route = get_type_hints(Route, localns=names_in_scope)
+    result_handler = get_type_hints(RouteRegistry, localns=names_in_scope)["exception_handlers"]
+    assert route["handler"] == Callable[[InferenceResult], Any]
+    assert route["status"] == Literal["Completed", "Failed"] | None
+    assert route["content_type"] == str | None
+    assert route["attributes"] == Mapping[str, str] | Callable[[Mapping[str, str]], bool] | None
+    assert result_handler == dict[type[Exception], Callable[[Exception, InferenceResult], Any]]
+    decorator = get_type_hints(Router.on_success, localns=names_in_scope)["return"]
+    (handler_type,) = set(get_args(decorator)[0]) | {get_args(decorator)[1]}
+    assert isinstance(handler_type, TypeVar)
+    assert handler_type.__name__ == "H"
+    assert handler_type.__bound__ == Callable[["InferenceResult"], Any]
+    on_error = get_type_hints(Router.exception_handler, localns=names_in_scope)["return"]
+    (error_type,) = set(get_args(on_error)[0]) | {get_args(on_error)[1]}
+    assert isinstance(error_type, TypeVar)
+    assert error_type.__name__ == "E"
+    assert error_type.__bound__ == Callable[[Exception, "InferenceResult"], Any]
+
+
+def test_routes_are_immutable_with_no_instance_dict() -> None:
+    route = Route(lambda r: None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        route.name = "other"  # type: ignore[misc]
+    assert not hasattr(route, "__dict__")
+    assert not hasattr(RouteRegistry(), "__dict__")
