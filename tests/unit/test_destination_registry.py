@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import get_args
 
 import pytest
 
 from sagemaker_async_results import contract as names
 from sagemaker_async_results.runtime.clients import Clients
-from sagemaker_async_results.runtime.destinations import BUILT_IN_DESTINATIONS, build_destinations
+from sagemaker_async_results.runtime.destinations import BUILT_IN_DESTINATIONS, Stage, build_destinations
 from sagemaker_async_results.runtime.destinations.kinesis import STREAM_ARN_ENV
 from sagemaker_async_results.runtime.errors import ConfigurationError
 from sagemaker_async_results.runtime.settings import Settings
@@ -60,8 +61,9 @@ def test_invalid_switches_of_several_destinations_reported_at_once() -> None:
 
 
 def test_every_registered_destination_has_a_stage_and_a_factory() -> None:
+    assert get_args(Stage) == ("before", "after")
     for factory in BUILT_IN_DESTINATIONS:
-        assert factory.stage in ("before", "after"), factory
+        assert factory.stage in get_args(Stage), factory
         assert callable(factory.from_env), factory
 
 

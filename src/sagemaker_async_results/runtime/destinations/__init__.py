@@ -64,7 +64,7 @@ class Destination(Protocol):
 class DestinationFactory(Protocol):
     """What the registry needs from a destination class."""
 
-    @property
+    @property  # pragma: no mutate (a Protocol's declaration: only the type checker reads it)
     def stage(self) -> Stage:
         """Whether the destination runs before or after the user handlers."""
         ...
