@@ -61,6 +61,7 @@ def test_every_problem_is_reported_at_once(plugins: tuple[Path, str]) -> None:
     _write(folder, f"{prefix}_pkg/__init__.py", "")
     _write(folder, f"{prefix}_pkg/broken.py", "raise ValueError('bad plugin')\n")
     _write(folder, f"{prefix}_pkg/good.py", WITH_ROUTER)
+    _write(folder, f"{prefix}_pkg/worse.py", "raise KeyError('worse')\n")
     names = [f"{prefix}_missing", f"{prefix}_norouter", f"{prefix}_pkg"]
     with pytest.raises(ConfigurationError) as caught:
         load_routers(names)
@@ -69,7 +70,8 @@ def test_every_problem_is_reported_at_once(plugins: tuple[Path, str]) -> None:
         "cannot load handler plugins: "
         f"{prefix}_missing: cannot import (ModuleNotFoundError: No module named '{prefix}_missing'); "
         f"{prefix}_norouter: defines no module-level `router = Router()`; "
-        f"{prefix}_pkg.broken: cannot import (ValueError: bad plugin)"
+        f"{prefix}_pkg.broken: cannot import (ValueError: bad plugin); "
+        f"{prefix}_pkg.worse: cannot import (KeyError: 'worse')"
     )
     assert error.received == str(names)
     assert error.expected == "importable modules/packages whose modules define `router = Router()`"
