@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import boto3
 import pytest
@@ -534,3 +535,28 @@ def test_records_that_are_not_objects_are_ignored(stubs: tuple[Stubber, Stubber,
     body = json.loads(message["body"])
     message["body"] = json.dumps({"Records": ["not a record", *body["Records"], 7]})
     assert _recovery(stubs, Route())({"Records": [message]}) == {"batchItemFailures": []}
+
+
+def test_the_verdicts_are_the_documented_six() -> None:
+    assert get_args(recovery.Verdict) == (
+        "recovered",
+        "duplicate",
+        "notified",
+        "foreign",
+        "unknown-request",
+        "missing",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        RecoveredObject("abc", "Completed", BUCKET, "out/abc.out"),
+        RecoveryOutcome("foreign", BUCKET, "k"),
+        SETTINGS,
+    ],
+)
+def test_recovery_values_are_immutable_and_slotted(value: Any) -> None:
+    with pytest.raises(FrozenInstanceError):
+        setattr(value, fields(value)[0].name, "other")
+    assert not hasattr(value, "__dict__")
