@@ -361,3 +361,9 @@ def test_routes_are_immutable_with_no_instance_dict() -> None:
         route.name = "other"  # type: ignore[misc]
     assert not hasattr(route, "__dict__")
     assert not hasattr(RouteRegistry(), "__dict__")
+
+
+def test_empty_content_type_pattern_matches_only_results_without_one() -> None:
+    route = Route(lambda r: None, content_type="")
+    assert route.matches(make_result(content_type=None))
+    assert not route.matches(make_result(content_type="text/plain"))
