@@ -7,10 +7,12 @@ example commands.
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import shlex
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
 from sagemaker_async_results.local.emulator import ISOLATED_CONFIG, AwsTarget
@@ -21,6 +23,14 @@ from sagemaker_async_results.local.synth import CdkApp
 
 def _say(line: str) -> None:
     print(f"· {line}", file=sys.stderr, flush=True)
+
+
+def _stack_dump_on_sigusr1() -> None:
+    """``kill -USR1`` prints every thread's stack to stderr (when stderr is a real file)."""
+    if not hasattr(signal, "SIGUSR1") or sys.__stderr__ is None:
+        return
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
 
 
 def delivery_mode(app: CdkApp, requested: str | None) -> str:
@@ -42,7 +52,10 @@ def serve(
     endpoint_url: str | None = None,
     region: str | None = None,
 ) -> int:
-    """Run until interrupted; returns the exit code (0 after Ctrl-C)."""
+    """Run until interrupted; returns the exit code (0 after Ctrl-C).
+
+    ``kill -USR1 <pid>`` prints every thread's stack to stderr (to see what a slow shutdown waits on).
+    """
     app = CdkApp(app_dir)
     mode = delivery_mode(app, delivery)
     outdir = app.directory / ".build" / f"serve-{mode}.cdk.out"
@@ -86,13 +99,21 @@ def serve(
             "",
             "Ctrl-C to stop.",
         ]
-        # Ctrl-C (or SIGTERM) only sets an event: the shutdown then runs as ordinary code, never
-        # interrupted half-way by a KeyboardInterrupt raised inside the emulator's or a worker's cleanup.
-        stop = threading.Event()
-        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Ctrl-C (or SIGTERM) only sets a flag, and the shutdown then runs as ordinary code. Not an
+        # Event: a handler calling Event.set() deadlocks when the signal arrives while this thread holds
+        # the Event's own lock inside Event.wait() (as when Ctrl-C comes right after the banner), and
+        # the process never exits. A plain flag polled with sleep() takes no lock.
+        stopping: list[int] = []
+        previous = {
+            sig: signal.signal(sig, lambda number, _frame: stopping.append(number))
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        _stack_dump_on_sigusr1()
         try:
             print("\n".join(lines), flush=True)
-            stop.wait()
+            while not stopping:
+                time.sleep(0.2)
+            _say("stopping…")
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
