@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.metrics import MetricUnit
 
+import sagemaker_async_results
 from sagemaker_async_results import contract
 from sagemaker_async_results.runtime.observability import SERVICE, emit
 
@@ -24,6 +26,8 @@ def _probe(service_name: str) -> str:
     """Import the module in a fresh interpreter that looks like Lambda with tracing on."""
     env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
     env.update(LAMBDA_TASK_ROOT="/tmp", AWS_LAMBDA_FUNCTION_NAME="f", POWERTOOLS_SERVICE_NAME=service_name)
+    # The same source as this test's (a copy of the tree, not the installed package).
+    env["PYTHONPATH"] = str(Path(sagemaker_async_results.__file__).parents[1])
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
     return out.stdout.strip()
 
