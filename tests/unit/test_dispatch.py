@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, get_type_hints
 
 import pytest
 
@@ -216,3 +218,14 @@ def test_direct_mode_results_skip_nothing_when_all_routed() -> None:
             {"inferenceId": "b", "outcome": "duplicate", "routedTo": []},
         ]
     }
+
+
+def test_records_and_outcomes_are_immutable_values() -> None:
+    record = EventRecord("m1", lambda: 1)
+    outcome = RecordOutcome("m1", Outcome("a", "routed"))
+    for value, attribute in ((record, "item_id"), (outcome, "outcome")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, attribute, None)
+        assert not hasattr(value, "__dict__")
+    assert EventRecord("m1", record.extract) == record
+    assert get_type_hints(EventRecord)["extract"] == Callable[[], Any]
