@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from sagemaker_async_results.client import (
     InferenceExpiredError,
     InferenceFailedError,
     InferenceStatus,
+    InferenceTimeoutError,
     StackResources,
     as_completed,
 )
@@ -297,3 +300,68 @@ def test_past_its_expiry_a_request_is_checked_once_in_s3_before_it_is_expired(aw
     with pytest.raises(InferenceExpiredError):
         future.result(timeout=10)
     clocked.close()
+
+
+def test_many_waits_share_the_waiter_instead_of_polling_each_record(aws: dict[str, Any]) -> None:
+    """30 threads in ``wait``: one GetItem each to start, then batched reads for all of them."""
+    with _client(aws) as client:
+        submissions = [client.invoke(b"{}", inline=True) for _ in range(30)]
+        calls: list[str] = []
+        aws["dynamodb"].meta.events.register(
+            "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+        )
+        with concurrent.futures.ThreadPoolExecutor(30) as pool:
+            waits = [pool.submit(client.wait, s.inference_id, 20) for s in submissions]
+            time.sleep(1.0)
+            for submission in submissions:
+                _finish(aws, submission.inference_id)
+            records = [w.result(timeout=30) for w in waits]
+        assert {r.status for r in records} == {InferenceStatus.COMPLETED}
+        reads = [c for c in calls if c != "UpdateItem"]  # _finish's writes share the client
+        assert reads.count("GetItem") == 30
+        # A second of waiting costs a few batches of 30, not 30 reads every 100 ms (about 300).
+        assert reads.count("BatchGetItem") <= 15, reads.count("BatchGetItem")
+        assert client.waiter.pending() == 0
+
+
+def test_wait_keeps_its_timeout_unknown_and_routed_behaviour(aws: dict[str, Any]) -> None:
+    with _client(aws, stream=True) as client:
+        with pytest.raises(InferenceTimeoutError, match="Unknown"):
+            client.wait("never-submitted", timeout=0.5)
+        submission = client.invoke(b"{}", inline=True)
+        _finish(aws, submission.inference_id, routing=contract.ROUTING_IN_PROGRESS)
+        # The stream announces the result while the handlers are still at work.
+        announced = {"inferenceId": submission.inference_id, "status": "Completed"}
+        aws["kinesis"].put_record(
+            StreamName=STREAM, Data=json.dumps(announced).encode(), PartitionKey=submission.inference_id
+        )
+        with pytest.raises(InferenceTimeoutError, match="Completed"):
+            client.wait(submission.inference_id, timeout=1.0, routed=True)
+        assert client.wait(submission.inference_id, timeout=5).status == InferenceStatus.COMPLETED
+
+        def finish_routing() -> None:
+            time.sleep(0.5)
+            _finish(aws, submission.inference_id, routing="Routed")
+
+        finisher = threading.Thread(target=finish_routing)
+        finisher.start()
+        started = time.monotonic()
+        record = client.wait(submission.inference_id, timeout=20, routed=True)
+        finisher.join()
+        assert record.routing == "Routed"
+        # Confirmed from the store soon after the handlers finished, not at the 30 s safety sweep.
+        assert time.monotonic() - started < 5
+        assert client.waiter.pending() == 0
+
+
+def test_a_request_expiring_during_a_wait_is_reported_expired_then(aws: dict[str, Any]) -> None:
+    """The wait reads the store at the expiry moment (then the one S3 check), even with a stream."""
+    offset = [0.0]
+    client = _client(aws, stream=True, clock=lambda: datetime.now(UTC) + timedelta(seconds=offset[0]))
+    client.invoke(b"{}", inline=True, inference_id="expiring")
+    offset[0] = 21600 + 900 - 1.0  # the default TTL + invocation timeout runs out in a second
+    started = time.monotonic()
+    record = client.wait("expiring", timeout=20)
+    assert record.status == InferenceStatus.EXPIRED
+    assert time.monotonic() - started < 10  # at its expiry, not at the 30 s safety sweep
+    client.close()

@@ -795,8 +795,12 @@ class AsyncInferenceClient:
         if self._waited_enough(record, routed):
             return record
         check_by = None
-        if record.expires_by is not None:
-            check_by = time.monotonic() + max(0.0, (record.expires_by - self._clock()).total_seconds())
+        if record.done:  # in, with the handlers still at work: the store says when they are done
+            check_by = time.monotonic()
+        elif record.expires_by is not None:
+            # A little after the moment, so that the read finds it past its expiry.
+            left = (record.expires_by - self._clock()).total_seconds()
+            check_by = time.monotonic() + max(0.0, left) + 0.1
         future = InferenceFuture(
             self,
             Submission(
