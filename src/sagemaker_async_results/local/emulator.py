@@ -127,21 +127,10 @@ def embedded_aws(region: str = DEFAULT_REGION, *, own_process: bool = False) -> 
         with _moto_process() as url:
             yield AwsTarget(endpoint_url=url, region=region)
         return
-    from moto.server import ThreadedMotoServer
-
-    _honour_endpoint_names()
-    _transactions_copy_only_their_items()
-    with _without_user_profile():
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
+    with _patched_server(0) as url:
         # moto's state is process-wide: start from a clean account, as a new AWS account would be.
         urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
-        try:
-            yield AwsTarget(endpoint_url=url, region=region)
-        finally:
-            server.stop()
+        yield AwsTarget(endpoint_url=url, region=region)
 
 
 @contextmanager
@@ -188,13 +177,13 @@ def serve_emulator(port: int) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("moto").setLevel(logging.ERROR)
-    with embedded_aws_at(port):
+    with _patched_server(port):
         sys.stdin.read()
 
 
 @contextmanager
-def embedded_aws_at(port: int) -> Iterator[str]:
-    """moto's threaded server, patched as :func:`embedded_aws`'s, on ``127.0.0.1:port``."""
+def _patched_server(port: int) -> Iterator[str]:
+    """moto's threaded server on ``127.0.0.1:port`` (0: any free port), patched for the local run."""
     from moto.server import ThreadedMotoServer
 
     _honour_endpoint_names()
@@ -202,8 +191,9 @@ def embedded_aws_at(port: int) -> Iterator[str]:
     with _without_user_profile():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
+        host, bound = server.get_host_and_port()
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://{host}:{bound}"
         finally:
             server.stop()
 
