@@ -11,7 +11,7 @@ pricing API; check them before relying on the totals.
 
 Assumptions (stated in the table's notes): functions of 512 MB on arm64 (the construct's default),
 buffered delivery with full batches of 10, the caller of this project waits with ``client.wait``
-(one consistent ``GetItem`` per 100 ms) for a 2 s model run; what is the same for every approach
+(its shared waiter: one consistent read of the pending record per 100 ms sweep) for a 2 s model run; what is the same for every approach
 (the input upload, ``InvokeEndpointAsync``, SageMaker itself) is left out.
 """
 
@@ -177,7 +177,7 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
             # claim UpdateItem: the record's units; completion: 2x units in the batch's TransactWriteItems,
             # or 1x in its own UpdateItem above TRANSACTION_MAX_KB; the client's Submitted PutItem: 1
             write_units=units + (2 * units if units <= TRANSACTION_MAX_KB else units) + 1,
-            read_units=polls,  # client.wait: consistent GetItem per 100 ms while Submitted (< 4 KB each)
+            read_units=polls,  # client.wait: a consistent read of the record per 100 ms sweep (< 4 KB each)
             # SNS -> SQS delivery + the event source's ReceiveMessage and DeleteMessageBatch per batch
             # + the destination's SendMessageBatch (one 64 KB chunk per batch of small records)
             # (the record sent to the results queue carries no body: one 64 KB chunk per batch)
@@ -217,7 +217,7 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
     note = (
         f"Per result; {REGION} list prices as published on {PRICES_AS_OF} per the AWS pricing pages (not fetched "
         f"live); 512 MB arm64 functions, Lambda time = the fake-AWS run's median batch time / {BATCH}; buffered "
-        f"delivery in full batches of {BATCH}; the caller of this project polls its record every 100 ms for a "
+        f"delivery in full batches of {BATCH}; the caller of this project reads its record every 100 ms (the waiter's sweep) for a "
         f"{MODEL_SECONDS:g} s model run; the polling baselines' requests grow with the model's run time (one per "
         "period) and their caller's compute is not counted; the same for every approach (input upload, "
         "InvokeEndpointAsync, SageMaker, the results queue's consumer) is left out."

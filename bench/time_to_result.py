@@ -7,7 +7,8 @@ fill, which the local event source does not model for a lone message), and submi
 (``AsyncInferenceClient.invoke``); only the waiting differs:
 
 - **this project**: the handler (in its worker process) writes the result store; the caller waits on it
-  with ``client.wait`` (``GetItem`` every 100 ms, the client's default) and ``fetch_body``;
+  with ``client.wait`` (one ``GetItem``, then the client's shared waiter: a consistent ``BatchGetItem``
+  of the pending records every 100 ms while nothing arrives) and ``fetch_body``;
 - **(a) SDK waiter**: boto3's ``object_exists`` waiter (``HeadObject``) with the SageMaker SDK's default
   ``WaiterConfig`` (15 s delay, 60 attempts), then ``GetObject`` (what ``AsyncPredictor`` does);
 - **(b) docs polling loop**: ``GetObject`` every 2 s until it stops answering ``NoSuchKey`` (AWS's
@@ -220,7 +221,7 @@ class TimeToResult:
     def _note(self, approach: Approach) -> str:
         spread = f"model run times spread over 0-{approach.period:g} s"
         if approach.name == PROJECT:
-            return f"{spread}; {self.delivery} delivery; client.wait polls the result store every 100 ms"
+            return f"{spread}; {self.delivery} delivery; client.wait: the shared waiter reads the pending record every 100 ms"
         return spread
 
     def _request_row(self, approach: Approach) -> Row:
