@@ -12,6 +12,7 @@ import concurrent.futures
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -365,3 +366,28 @@ def test_a_request_expiring_during_a_wait_is_reported_expired_then(aws: dict[str
     assert record.status == InferenceStatus.EXPIRED
     assert time.monotonic() - started < 10  # at its expiry, not at the 30 s safety sweep
     client.close()
+
+
+def test_reads_pick_up_pace_as_soon_as_results_start_arriving(aws: dict[str, Any]) -> None:
+    """A slowly rising rate estimate would hold the next read for the longest pause while results pile up."""
+    from sagemaker_async_results.client.futures import MIN_STREAM_POLL_SECONDS, RESULTS_PER_READ
+
+    with _client(aws, stream=True) as client:
+        waiter = client.waiter
+        for _ in range(1000):
+            waiter._pending[str(uuid.uuid4())] = []
+        # A read finds 10 results 0.2 s after the last one: 50 results/s from now on, not a tenth of it.
+        waiter._last_rate_update = time.monotonic() - 0.2
+        waiter._note_rate(10, 0.01)
+        assert waiter._rate == pytest.approx(50, rel=0.05)
+        assert waiter._pause() == MIN_STREAM_POLL_SECONDS
+        # A read that finds nothing lets the estimate decay, not drop: no long pause after one empty read.
+        waiter._last_rate_update = time.monotonic() - 0.2
+        waiter._note_rate(0, 0.01)
+        assert 40 < waiter._rate < 50
+        # Few results: the pause lets RESULTS_PER_READ of them accumulate (the calls budget), at most 2 s.
+        waiter._rate = 10.0
+        assert waiter._pause() == pytest.approx(RESULTS_PER_READ / 10.0)
+        waiter._rate = 0.5
+        assert waiter._pause() == 2.0
+        waiter._pending.clear()

@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 BATCH_GET_LIMIT = 100
 #: Kinesis allows five GetRecords per second per shard.
 MIN_STREAM_POLL_SECONDS = 0.2
+#: Results a read should find when results are few: 0.2 AWS calls per result is the budget, and a
+#: sixth leaves room for the reads that find nothing (before the first result, after the last).
+RESULTS_PER_READ = 6.0
 
 
 class InferenceError(Exception):
@@ -245,30 +248,41 @@ class ResultWaiter:
                 found = 0
                 self._stop.wait(1.0)
             self._note_rate(found, time.monotonic() - started)
-            self._stop.wait(self._pause())
+            # Paced from the start of one read to the next: the time a read takes is part of the pause.
+            self._stop.wait(max(0.0, self._pause() - (time.monotonic() - started)))
 
     def _note_rate(self, found: int, elapsed: float) -> None:
+        """Rise at once to the rate a read saw, decay with about a 2 s memory.
+
+        Why at once: when results start arriving, an average that rises slowly says "few results",
+        so the next read would wait the longest pause while the results pile up.
+        """
         now = time.monotonic()
         window = max(1e-3, now - self._last_rate_update)
         self._last_rate_update = now
-        weight = min(1.0, window / 2.0)  # about a 2 s memory
-        self._rate = (1 - weight) * self._rate + weight * (found / window)
+        seen = found / window
+        weight = min(1.0, window / 2.0)
+        self._rate = max(seen, (1 - weight) * self._rate + weight * seen)
 
     def _pause(self) -> float:
         """Seconds until the next read: short for a few requests, longer when a read would find few.
 
-        The aim is several results per call: the pause lets about five results (stream) or one call's
-        worth of keys per five results (result store) accumulate, never longer than ``max_poll_interval``.
+        The aim is several results per call: the pause lets :data:`RESULTS_PER_READ` results (stream)
+        or that many per call of a sweep (result store) accumulate, never longer than
+        ``max_poll_interval``. Measured from the start of the last read.
         """
         pending = self.pending()
         if self.push:
             if pending <= 1 or self._rate <= 0:
                 return MIN_STREAM_POLL_SECONDS
-            return min(self._max_poll_interval, max(MIN_STREAM_POLL_SECONDS, 5.0 / self._rate))
+            return min(self._max_poll_interval, max(MIN_STREAM_POLL_SECONDS, RESULTS_PER_READ / self._rate))
         calls_per_sweep = -(-pending // BATCH_GET_LIMIT)
         if pending <= 1 or self._rate <= 0:
             return self._poll_interval * max(1, calls_per_sweep)
-        return min(self._max_poll_interval, max(self._poll_interval, 5.0 * calls_per_sweep / self._rate))
+        return min(
+            self._max_poll_interval,
+            max(self._poll_interval, RESULTS_PER_READ * calls_per_sweep / self._rate),
+        )
 
     # -- push: the stream -----------------------------------------------------------------------------
     def _read_stream(self) -> int:

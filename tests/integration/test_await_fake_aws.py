@@ -1,0 +1,66 @@
+"""The await-at-scale case on the in-memory AWS, CI-sized: the real client and its one waiter, every
+future resolved once with its own result, calls per result computed from the calls counted at the
+botocore boundary. No timing thresholds: a loaded CI machine makes those flaky.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from bench.await_at_scale import MAX_CALLS_PER_RESULT, MAX_P50_RATIO, fake_burst, run_fake
+
+STREAM_OPERATIONS = {"GetRecords", "ListShards", "GetShardIterator"}
+SUBMIT_OPERATIONS = {"InvokeEndpointAsync", "UpdateItem", "PutItem", "PutObject"}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "fallback"])
+def test_every_future_resolves_once_with_its_own_result(stream: bool) -> None:
+    run = fake_burst(100, 1000.0, stream=stream)
+
+    assert run.results == 100
+    assert len(run.resolutions) == 100
+    assert set(run.resolutions.values()) == {1}
+    assert run.settled == 100, "the waiter settled some future twice or missed one"
+    assert run.wrong == []
+    assert len(run.seconds) == 100
+    assert all(s >= 0 for s in run.seconds)
+    assert run.wall > 0
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "fallback"])
+def test_calls_per_result_come_from_the_waiting_calls_counted_at_botocore(stream: bool) -> None:
+    run = fake_burst(100, 1000.0, stream=stream)
+
+    counted = sum(run.calls.values())
+    assert counted > 0
+    assert run.calls_per_result == counted / 100
+    # The botocore boundary and the waiter's own count agree: nothing else called AWS while waiting.
+    assert run.calls == run.waiter_calls
+    assert not set(run.calls) & SUBMIT_OPERATIONS, "submit calls leaked into the waiting's count"
+    if stream:
+        assert run.calls["GetRecords"] >= 1
+        assert set(run.calls) <= STREAM_OPERATIONS | {"BatchGetItem"}
+    else:
+        assert set(run.calls) == {"BatchGetItem"}
+
+
+def test_the_summary_judges_each_target_from_its_values() -> None:
+    summary = run_fake(requests=30, rates=(1000.0,), lone_samples=2)
+    runs = summary["runs"]
+
+    assert set(runs) == {"fake_lone", "fake_stream_1000", "fake_lone_fallback", "fake_fallback_1000"}
+    for name, entry in runs.items():
+        assert entry["resolvedExactlyOnce"] is True, name
+        assert entry["wrongResults"] == 0, name
+        assert entry["callsPerResult"] == sum(entry["calls"].values()) / entry["results"]
+    for name, lone in (("fake_stream_1000", "fake_lone"), ("fake_fallback_1000", "fake_lone_fallback")):
+        targets = runs[name]["targets"]
+        calls = targets["callsPerResult"]
+        assert calls["met"] == (calls["value"] <= MAX_CALLS_PER_RESULT)
+        ratio = targets["p50VsLone"]
+        assert ratio["value"] == pytest.approx(runs[name]["p50"] / runs[lone]["p50"])
+        assert ratio["met"] == (ratio["value"] <= MAX_P50_RATIO)
+    assert Counter(runs["fake_lone"]["calls"])["GetRecords"] >= 2
+    assert summary["latencyMs"] == 10
