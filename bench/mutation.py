@@ -51,7 +51,11 @@ MODULES: dict[str, list[str]] = {
     f"{RUNTIME}/result.py": ["tests/unit/test_result.py"],
     f"{RUNTIME}/errors.py": ["tests/unit/test_errors.py"],
     f"{RUNTIME}/record_guard.py": ["tests/integration/test_record_guard.py"],
-    f"{RUNTIME}/lifecycle.py": ["tests/integration/test_routing_state.py", "tests/integration/test_app.py"],
+    f"{RUNTIME}/lifecycle.py": [
+        "tests/unit/test_lifecycle.py",
+        "tests/integration/test_routing_state.py",
+        "tests/integration/test_exactly_once_app.py",
+    ],
 }
 
 
