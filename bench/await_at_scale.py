@@ -64,8 +64,26 @@ MAX_CALLS_PER_RESULT = 0.2
 MAX_P50_RATIO = 1.5
 
 
+class _Measured:
+    """Calls per result and percentiles of a run's ``seconds`` (shared by the emulator and fake-AWS runs)."""
+
+    seconds: list[float]
+    calls: Counter[str]
+    results: int
+
+    @property
+    def calls_per_result(self) -> float:
+        return sum(self.calls.values()) / max(1, self.results)
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.seconds)
+        return (
+            ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
+        )
+
+
 @dataclass
-class Run:
+class Run(_Measured):
     name: str
     label: str
     seconds: list[float] = field(default_factory=list)
@@ -79,16 +97,6 @@ class Run:
     stages: dict[str, Any] = field(default_factory=dict)
     #: The SDK's failure-path waiters still polling when its last result came (see sdk_predictor).
     lingering_waiters: int = 0
-
-    @property
-    def calls_per_result(self) -> float:
-        return sum(self.calls.values()) / max(1, self.results)
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.seconds)
-        return (
-            ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
-        )
 
 
 class CallCounter:
@@ -463,7 +471,7 @@ class MemoryAws:
 
 
 @dataclass
-class FakeRun:
+class FakeRun(_Measured):
     """One run of the client on :class:`MemoryAws`: what the caller saw, and what it cost."""
 
     name: str
@@ -484,16 +492,6 @@ class FakeRun:
     wrong: list[str] = field(default_factory=list)
     #: Futures the waiter settled (equal to ``results`` when none was settled twice).
     settled: int = 0
-
-    @property
-    def calls_per_result(self) -> float:
-        return sum(self.calls.values()) / max(1, self.results)
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.seconds)
-        return (
-            ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
-        )
 
 
 def _fake_client(aws: MemoryAws, counter: CallCounter, *, stream: bool) -> Any:
