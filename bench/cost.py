@@ -5,9 +5,14 @@ times from the fake-AWS throughput run (:mod:`bench.fake_aws`, 10 ms per call), 
 of the polling baselines from the time-to-result case (this run's, else the last one in
 ``latest.json``), and DynamoDB write units from the size of the result record the runtime writes
 (computed with DynamoDB's item-size rule from the record of a bench notification). Prices are AWS's
-public list prices for **us-east-1**, as published on the AWS pricing pages on 2025-01-15 (DynamoDB
-on-demand after its November 2024 reduction). They were **not fetched live**: this machine reaches no
-pricing API; check them before relying on the totals.
+public list prices for **us-east-1**, checked against stored copies of web pages read on 2026-12-03
+(:data:`PRICE_SOURCES` names each page and quotes it). AWS's own pricing pages fill their price tables
+in the browser, so their stored copies show no figures, except an older copy of the Lambda page with
+the request price; every other figure is quoted from a third-party page that gives it as AWS's
+us-east-1 (or unstated-region) list price (those that carry a date: 2024 to June 2026). DynamoDB
+on-demand is the price after AWS's November 2024 cut. That SNS deliveries to SQS and Lambda cost
+nothing could not be confirmed from a stored page. Nothing was fetched live (this machine reaches no
+pricing API): check the prices before relying on the totals.
 
 Assumptions (stated in the table's notes): functions of 512 MB on arm64 (the construct's default),
 buffered delivery with full batches of 10, the caller of this project waits with ``client.wait``
@@ -26,18 +31,72 @@ from bench import ROOT
 from bench.stats import Row, percentile
 
 CASE = "cost"
-PRICES_AS_OF = "2025-01-15"
+PRICES_AS_OF = "pages read on 2026-12-03"
 REGION = "us-east-1"
-#: USD, us-east-1 list prices (see the module docstring).
+#: USD, us-east-1 list prices (see the module docstring and PRICE_SOURCES).
 PRICES = {
+    # aws.amazon.com/lambda/pricing/ (older stored copy): "$0.20 per 1 million requests"
     "lambda_request": 0.20 / 1e6,
+    # cloudchipr.com/blog/aws-lambda-pricing (third party): Arm, first 7.5 billion GB-s
     "lambda_gb_second_arm64": 0.0000133334,
-    "dynamodb_write_unit": 0.625 / 1e6,  # on-demand write request unit
-    "dynamodb_read_unit": 0.125 / 1e6,  # on-demand read request unit
-    "sqs_request": 0.40 / 1e6,  # standard queue, per 64 KB chunk
-    "s3_get": 0.0004 / 1000,  # GET and HEAD
+    # airbyte.com/data-engineering-resources/dynamodb-pricing (third party, July 2025): on-demand WRU
+    "dynamodb_write_unit": 0.625 / 1e6,
+    # same page: on-demand read request unit
+    "dynamodb_read_unit": 0.125 / 1e6,
+    # cloudburn.io/blog/amazon-sqs-pricing (third party, March 2026): standard, per 64 KB chunk
+    "sqs_request": 0.40 / 1e6,
+    # awsi.click/en/articles/s3-request-pricing-get-put-difference/ (third party); HEAD: c3x.dev
+    "s3_get": 0.0004 / 1000,
+    # same awsi.click page: PUT, COPY, POST, LIST
     "s3_put": 0.005 / 1000,
-    "sns_publish": 0.50 / 1e6,  # deliveries to SQS and Lambda carry no SNS charge
+    # factualminds.com SNS pricing post (third party, June 2026); free SQS/Lambda deliveries: unconfirmed
+    "sns_publish": 0.50 / 1e6,
+}
+#: Where each price was read (stored copies, 2026-12-03) and what the page says.
+PRICE_SOURCES = {
+    "lambda_request": {
+        "url": "https://aws.amazon.com/lambda/pricing/",
+        "quote": "The monthly request price is $0.20 per 1 million requests",
+        "note": "AWS's page, an older stored copy (memory 128-3008 MB); examples in US East (N. Virginia)",
+    },
+    "lambda_gb_second_arm64": {
+        "url": "https://cloudchipr.com/blog/aws-lambda-pricing",
+        "quote": "ARM Pricing: First 7.5 Billion GB-seconds per month: $0.0000133334 per GB-second",
+        "note": "third party (2024), US East (N. Virginia); AWS's page shows no figure in its stored copy",
+    },
+    "dynamodb_write_unit": {
+        "url": "https://airbyte.com/data-engineering-resources/dynamodb-pricing",
+        "quote": "After the 50% reduction implemented in late 2024: Write Request Units (WRU): "
+        "$0.625 per million write request units",
+        "note": "third party (July 2025), US East; AWS's on-demand page shows no figure in its stored copy",
+    },
+    "dynamodb_read_unit": {
+        "url": "https://airbyte.com/data-engineering-resources/dynamodb-pricing",
+        "quote": "Read Request Units (RRU): $0.125 per million read request units",
+        "note": "third party (July 2025), US East",
+    },
+    "sqs_request": {
+        "url": "https://cloudburn.io/blog/amazon-sqs-pricing",
+        "quote": "Standard $0.40/M (first 100B)",
+        "note": "third party (March 2026): 'All prices are for US East (N. Virginia) as of March 2026'; "
+        "64 KB chunks per factualminds.com/blog/amazon-sqs-pricing-64kb-rule-fifo-vs-standard/",
+    },
+    "s3_get": {
+        "url": "https://awsi.click/en/articles/s3-request-pricing-get-put-difference/",
+        "quote": "GET/SELECT requests cost $0.0004 per 1,000 requests (in us-east-1)",
+        "note": "third party; HEAD at the same price per c3x.dev/blog/s3-request-fees-explained "
+        "('GET, HEAD, SELECT (Tier 2): $0.0004 per 1,000 requests', region not stated)",
+    },
+    "s3_put": {
+        "url": "https://awsi.click/en/articles/s3-request-pricing-get-put-difference/",
+        "quote": "PUT/COPY/POST/LIST requests cost $0.005 per 1,000 requests",
+        "note": "third party, us-east-1",
+    },
+    "sns_publish": {
+        "url": "https://www.factualminds.com/blog/amazon-sns-pricing-publishes-fanout-protocols/",
+        "quote": "$0.50 per million publishes for Standard topics",
+        "note": "third party (June 2026), region not stated; free deliveries to SQS and Lambda unconfirmed",
+    },
 }
 MEMORY_GB = 0.5
 MODEL_SECONDS = 2.0
@@ -215,8 +274,9 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
             )
         )
     note = (
-        f"Per result; {REGION} list prices as published on {PRICES_AS_OF} per the AWS pricing pages (not fetched "
-        f"live); 512 MB arm64 functions, Lambda time = the fake-AWS run's median batch time / {BATCH}; buffered "
+        f"Per result; {REGION} list prices, {PRICES_AS_OF} (stored copies, not fetched live; the page behind "
+        "each price is in bench/cost.py and the JSON's priceSources); 512 MB arm64 functions, Lambda time = "
+        f"the fake-AWS run's median batch time / {BATCH}; buffered "
         f"delivery in full batches of {BATCH}; the caller of this project reads its record every 100 ms (the waiter's sweep) for a "
         f"{MODEL_SECONDS:g} s model run; the polling baselines' requests grow with the model's run time (one per "
         "period) and their caller's compute is not counted; the same for every approach (input upload, "
@@ -235,6 +295,7 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
     return rows, {
         "lines": lines,
         "prices": PRICES,
+        "priceSources": PRICE_SOURCES,
         "pricesAsOf": PRICES_AS_OF,
         "region": REGION,
         "markdown": "\n".join(table),
