@@ -91,9 +91,9 @@ soak: setup
 	$(BIN)/python -m bench.soak --json bench/results/soak.json $(SOAK_ARGS)
 
 # Mutation testing of the runtime modules with mutmut, in a temporary copy of the tree (minutes per
-# module; not in CI). MUTATION_ARGS="--modules guard.py" picks modules; writes bench/results/mutation.json.
+# module; not in CI). MUTATION_ARGS="--modules record_guard.py" picks modules; updates bench/results/mutation.json and the README table.
 mutation: setup
-	$(BIN)/python -m bench.mutation $(MUTATION_ARGS)
+	$(BIN)/python -m bench.mutation --readme $(MUTATION_ARGS)
 
 clean:
 	rm -rf cdk.out .build dist build $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,13 +6,19 @@ working tree, which other processes may be importing, is never mutated. Each mod
 against the fast tests that exercise it (the mapping below); the score is killed / (killed +
 survived), with mutants that timed out counted as killed (mutmut's own convention) and reported apart.
 
-Writes ``bench/results/mutation.json`` and prints a table.
+Each run's results replace that module's entry in ``bench/results/mutation.json`` (the other modules'
+are kept); ``--readme`` rewrites the README's table from the whole file, and prints it.
+
+Python's bytecode cache is off in the copy: mutmut writes each mutant over the module, and a mutant of
+the same size written within the same second as the one before has the same mtime and size, so a
+cached ``.pyc`` of the previous mutant would be run instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +31,8 @@ from typing import Any
 from bench import ROOT
 
 RUNTIME = "src/sagemaker_async_results/runtime"
+#: Killed mutants per module the runtime is held to.
+TARGET_PERCENT = 85.0
 #: module -> the tests that exercise it (fast ones first: each mutant runs them).
 MODULES: dict[str, list[str]] = {
     f"{RUNTIME}/destinations/_batch.py": ["tests/unit/test_batch_send.py", "tests/unit/test_dest_batch.py"],
@@ -50,7 +58,13 @@ MODULES: dict[str, list[str]] = {
     f"{RUNTIME}/models.py": ["tests/unit/test_models.py", "tests/unit/test_envelopes.py"],
     f"{RUNTIME}/result.py": ["tests/unit/test_result.py"],
     f"{RUNTIME}/errors.py": ["tests/unit/test_errors.py"],
-    f"{RUNTIME}/record_guard.py": ["tests/integration/test_record_guard.py"],
+    f"{RUNTIME}/record_guard.py": [
+        "tests/unit/test_record_guard_calls.py",
+        "tests/integration/test_record_guard.py",
+    ],
+    f"{RUNTIME}/entrypoint.py": ["tests/unit/test_entrypoint_app.py"],
+    f"{RUNTIME}/testing.py": ["tests/unit/test_event_builders.py"],
+    f"{RUNTIME}/destinations/_env.py": ["tests/unit/test_destination_env.py"],
     f"{RUNTIME}/lifecycle.py": [
         "tests/unit/test_lifecycle.py",
         "tests/integration/test_routing_state.py",
@@ -76,6 +90,7 @@ def mutate(module: str, tests: list[str], workdir: Path, python: str) -> dict[st
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     junit = subprocess.run(
         [python, "-m", "mutmut", "junitxml"], cwd=workdir, capture_output=True, text=True, check=False
@@ -96,21 +111,56 @@ def mutate(module: str, tests: list[str], workdir: Path, python: str) -> dict[st
     }
 
 
+README = ROOT / "README.md"
+TABLE_START, TABLE_END = "<!-- mutation-table:start -->", "<!-- mutation-table:end -->"
+
+
+def merge(path: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results in ``path`` with this run's modules replaced; sorted by module."""
+    kept = json.loads(path.read_text())["results"] if path.exists() else []
+    fresh = {r["module"] for r in results}
+    merged = [r for r in kept if r["module"] not in fresh] + results
+    return sorted(merged, key=lambda r: str(r["module"]))
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The README's table: one row per module, and whether it meets the target."""
+    lines = [
+        "  | Module | Mutants | Killed | Survived | Killed % | ≥ 85% |",
+        "  |---|--:|--:|--:|--:|:-:|",
+    ]
+    for r in results:
+        module = str(r["module"]).removeprefix("sagemaker_async_results/runtime/")
+        percent = r["killedPercent"]
+        met = "yes" if percent is not None and percent >= TARGET_PERCENT else "**no**"
+        lines.append(f"  | {module} | {r['mutants']} | {r['killed']} | {r['survived']} | {percent} | {met} |")
+    return "\n".join(lines)
+
+
+def write_readme(results: list[dict[str, Any]], readme: Path = README) -> None:
+    text = readme.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    readme.write_text(text[:start] + "\n" + table(results) + "\n  " + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--modules", nargs="+", help="module paths (default: all in the mapping)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mutation.json")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's table from --out")
+    parser.add_argument("--no-run", action="store_true", help="run nothing (with --readme: the table only)")
     args = parser.parse_args(argv)
     chosen = {
         m: t for m, t in MODULES.items() if not args.modules or any(m.endswith(x) for x in args.modules)
     }
     results = []
-    with tempfile.TemporaryDirectory(prefix="mutation-") as folder:
-        workdir = Path(folder)
-        _copy(workdir)
-        for module, tests in chosen.items():
-            print(f"mutating {module} against {' '.join(tests)} ...", file=sys.stderr, flush=True)
-            results.append(mutate(module, tests, workdir, sys.executable))
+    if not args.no_run:
+        with tempfile.TemporaryDirectory(prefix="mutation-") as folder:
+            workdir = Path(folder)
+            _copy(workdir)
+            for module, tests in chosen.items():
+                print(f"mutating {module} against {' '.join(tests)} ...", file=sys.stderr, flush=True)
+                results.append(mutate(module, tests, workdir, sys.executable))
     lines = [
         "| Module | Mutants | Killed | Survived | Killed % | Tests | Seconds |",
         "|---|--:|--:|--:|--:|---|--:|",
@@ -120,8 +170,18 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['survived']} | {r['killedPercent']} "
             f"| {', '.join(r['tests'])} | {r['seconds']} |"
         )
-    print("\n".join(lines))
-    args.out.write_text(json.dumps({"results": results}, indent=2) + "\n")
+    if results:
+        print("\n".join(lines))
+    merged = merge(args.out, results)
+    args.out.write_text(json.dumps({"targetPercent": TARGET_PERCENT, "results": merged}, indent=2) + "\n")
+    if args.readme:
+        write_readme(merged)
+        print(table(merged))
+    below = [r["module"] for r in merged if (r["killedPercent"] or 0) < TARGET_PERCENT]
+    print(
+        f"{len(merged) - len(below)} of {len(merged)} modules at or above {TARGET_PERCENT}% killed",
+        file=sys.stderr,
+    )
     return 0
 
 
