@@ -344,7 +344,7 @@ def test_a_claim_that_failed_after_retries_is_a_structured_aws_error(code: str, 
     with pytest.raises(AwsCallError) as raised:
         guard(client).claim("inf-1", "Completed", lock_seconds=10)
     assert (raised.value.reason, raised.value.received, raised.value.inference_id) == (reason, code, "inf-1")
-    assert "DynamoDB.UpdateItem (claim)" in raised.value.message
+    assert raised.value.message.startswith("DynamoDB.UpdateItem (claim) failed: ")
     assert isinstance(raised.value.__cause__, ClientError)
 
 
@@ -354,7 +354,7 @@ def test_a_failed_read_after_a_refusal_is_a_structured_aws_error() -> None:
     )
     with pytest.raises(AwsCallError) as raised:
         guard(client).claim("inf-1", "Completed", lock_seconds=10)
-    assert "DynamoDB.GetItem (claim)" in raised.value.message
+    assert raised.value.message.startswith("DynamoDB.GetItem (claim) failed: ")
     assert (raised.value.received, raised.value.inference_id) == ("InternalServerError", "inf-1")
     assert isinstance(raised.value.__cause__, ClientError)
 
@@ -533,7 +533,7 @@ def test_an_outcome_write_that_never_gets_through_is_logged_once_as_an_error(
     assert client.operations() == ["update_item"] * 3
     ((message, extra),) = logs.at("error")
     assert "not written" in message
-    assert operation in extra["error"]
+    assert extra["error"].startswith(f"{operation} failed: ")
     assert (extra["inference_id"], extra["received"], extra["reason"]) == (
         "inf-1",
         "InternalServerError",
