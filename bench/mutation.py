@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,23 @@ def mutate(module: str, tests: list[str], workdir: Path, python: str) -> dict[st
     }
 
 
+def run_all(chosen: dict[str, list[str]], *, jobs: int) -> list[dict[str, Any]]:
+    """Each module in its own copy of the tree (mutmut keeps its state in the working folder)."""
+
+    def one(module: str) -> dict[str, Any]:
+        tests = chosen[module]
+        with tempfile.TemporaryDirectory(prefix="mutation-") as folder:
+            workdir = Path(folder)
+            _copy(workdir)
+            print(f"mutating {module} against {' '.join(tests)} ...", file=sys.stderr, flush=True)
+            result = mutate(module, tests, workdir, sys.executable)
+        print(f"{module}: {result['killedPercent']}% killed", file=sys.stderr, flush=True)
+        return result
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return list(pool.map(one, chosen))
+
+
 README = ROOT / "README.md"
 TABLE_START, TABLE_END = "<!-- mutation-table:start -->", "<!-- mutation-table:end -->"
 
@@ -149,18 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mutation.json")
     parser.add_argument("--readme", action="store_true", help="rewrite the README's table from --out")
     parser.add_argument("--no-run", action="store_true", help="run nothing (with --readme: the table only)")
+    parser.add_argument("--jobs", type=int, default=1, help="modules mutated at once, each in its own copy")
     args = parser.parse_args(argv)
     chosen = {
         m: t for m, t in MODULES.items() if not args.modules or any(m.endswith(x) for x in args.modules)
     }
-    results = []
-    if not args.no_run:
-        with tempfile.TemporaryDirectory(prefix="mutation-") as folder:
-            workdir = Path(folder)
-            _copy(workdir)
-            for module, tests in chosen.items():
-                print(f"mutating {module} against {' '.join(tests)} ...", file=sys.stderr, flush=True)
-                results.append(mutate(module, tests, workdir, sys.executable))
+    results = [] if args.no_run else run_all(chosen, jobs=args.jobs)
     lines = [
         "| Module | Mutants | Killed | Survived | Killed % | Tests | Seconds |",
         "|---|--:|--:|--:|--:|---|--:|",

@@ -8,6 +8,7 @@ in-memory guard and destinations are the ones of test_lifecycle.py.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import timedelta
 from typing import Any, cast
 
@@ -406,3 +407,78 @@ def test_the_lifecycles_records_are_slotted() -> None:
     for cls in (Outcome, lifecycle_module._Routing, lifecycle_module._Copy):
         assert "__slots__" in vars(cls)
         assert dataclasses.is_dataclass(cls)
+
+
+def test_the_records_of_a_batch_run_concurrently_by_default() -> None:
+    barrier = threading.Barrier(3, timeout=5)
+    router = Router()
+    router.on_result(name="h")(lambda result: barrier.wait())
+    cycle = lifecycle(router, guard=FakeGuard(), batch_concurrency=3)
+    sent = [message(f"c{i}") for i in range(3)]
+    outcomes = cycle.process_batch([lambda m=m: m for m in sent])  # type: ignore[misc]
+    assert [o.outcome for o in outcomes] == ["routed"] * 3  # type: ignore[union-attr]
+
+
+def test_a_failure_without_an_endpoint_name_is_counted_under_an_empty_one(emitted: Emitted) -> None:
+    sent = message("ne")
+    del sent["requestParameters"]["endpointName"]
+    run(lifecycle(recording_router([], fail=["ne"]), guard=FakeGuard()), sent)
+    assert emitted == [
+        ("Tests", {"endpointName": "", "reason": "HandlerFailed"}, {"RecordErrors": (1, MetricUnit.Count)})
+    ]
+
+
+def test_an_inline_body_is_used_whatever_its_location_says() -> None:
+    """The body came with the notification: its S3 location is never read, so it is not checked."""
+    sent = message("il", output_location="s3://somewhere-else/il.out")
+    assert run(lifecycle(recording_router([]), guard=FakeGuard()), sent) == [Outcome("il", "routed", ["h"])]
+
+
+def test_a_completed_notification_without_output_says_what_it_expected() -> None:
+    (error,) = run(lifecycle(recording_router([]), guard=FakeGuard()), notification(inference_id="no"))
+    assert isinstance(error, ResultError)
+    assert error.message == "a Completed notification without output"
+    assert error.expected == "responseParameters.outputLocation or an inline responseBody"
+    assert error.inference_id == "no"
+
+
+def test_without_a_guard_results_still_reach_the_notify_once_destinations() -> None:
+    sqs = Destination("sqs")
+    assert run(lifecycle(recording_router([]), after=[sqs]), message("g1"), message("g2")) == [
+        Outcome("g1", "routed", ["h", "sqs"]),
+        Outcome("g2", "routed", ["h", "sqs"]),
+    ]
+    assert sqs.batches == [2]
+
+
+def test_duplicates_and_resumed_attempts_are_logged_with_what_they_skip(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO")
+    guard = FakeGuard({"d": AlreadyRouted(["h"]), "r": Lock("k#r", "r", "Completed", resume=("h",))})
+    run(lifecycle(recording_router([]), guard=guard), message("d"), message("r"), message("r"))
+    logged = {r.getMessage(): r for r in caplog.records}
+    assert logged["duplicate notification: already routed, skipped"].routed_to == ["h"]  # type: ignore[attr-defined]
+    resumed = logged["an earlier attempt failed: steps it completed are not run again"]
+    assert resumed.resume == ["h"]  # type: ignore[attr-defined]
+    copy = logged["duplicate notification: the same result earlier in this batch, skipped"]
+    assert copy.routed_to == ["h"]  # type: ignore[attr-defined]
+    assert logged["result routed"].routed_to == ["h"]  # type: ignore[attr-defined]
+
+
+def test_a_result_no_handler_matches_is_routed_and_logged_as_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO")
+    assert run(lifecycle(Router(), guard=FakeGuard()), message("none")) == [Outcome("none", "routed", [])]
+    assert "no user handler matches this result (not an error)" in [r.getMessage() for r in caplog.records]
+
+
+def test_an_exception_handled_by_its_handler_is_logged_as_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    router = recording_router([], fail=["x"])
+    router.exception_handler(ValueError)(lambda exc, result: None)
+    run(lifecycle(router, guard=FakeGuard()), message("x"))
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage() == "handler error handled by exception handler"
+    fields = {name: getattr(warning, name) for name in ("handler", "error_type", "error")}
+    assert fields == {"handler": "h", "error_type": "ValueError", "error": "model output rejected"}

@@ -375,7 +375,7 @@ class RecordGuard:
             raise aws_error(
                 exc, operation="DynamoDB.GetItem (claim)", inference_id=lock.inference_id
             ) from exc
-        item: dict[str, Any] | None = response.get("Item")
+        item: dict[str, Any] | None = response.get("Item")  # pragma: no mutate (annotation only)
         return item
 
 
