@@ -482,3 +482,65 @@ def test_an_exception_handled_by_its_handler_is_logged_as_a_warning(caplog: pyte
     assert warning.getMessage() == "handler error handled by exception handler"
     fields = {name: getattr(warning, name) for name in ("handler", "error_type", "error")}
     assert fields == {"handler": "h", "error_type": "ValueError", "error": "model output rejected"}
+
+
+# -- skipping one step or one record never skips the rest ---------------------------------------------
+def test_a_resumed_handler_is_skipped_and_the_next_one_still_runs() -> None:
+    calls: list[str] = []
+    router = Router()
+    router.on_result(name="first")(lambda result: calls.append("first"))
+    router.on_result(name="second")(lambda result: calls.append("second"))
+    guard = FakeGuard({"r": Lock("k#r", "r", "Completed", resume=("first",))})
+    assert run(lifecycle(router, guard=guard), message("r")) == [Outcome("r", "routed", ["first", "second"])]
+    assert calls == ["second"]
+
+
+def test_a_record_that_failed_a_destination_first_does_not_keep_the_next_records_from_the_next_one() -> None:
+    sqs, bus = Destination("sqs", refuse=["n1"]), Destination("eventBridge")
+    outcomes = run(
+        lifecycle(recording_router([]), guard=FakeGuard(), after=[sqs, bus]), message("n1"), message("n2")
+    )
+    assert [i for i, _ in bus.sent] == ["n2"]
+    assert outcomes[1] == Outcome("n2", "routed", ["h", "sqs", "eventBridge"])
+
+
+def test_a_record_resumed_past_a_destination_does_not_keep_the_next_records_from_it() -> None:
+    sqs = Destination("sqs")
+    guard = FakeGuard({"r": Lock("k#r", "r", "Completed", resume=("h", "sqs"))})
+    outcomes = run(lifecycle(recording_router([]), guard=guard, after=[sqs]), message("r"), message("x"))
+    assert sqs.sent == [("x", ["h"])]
+    assert outcomes == [Outcome("r", "routed", ["h", "sqs"]), Outcome("x", "routed", ["h", "sqs"])]
+
+
+def test_an_interrupted_step_is_recorded_as_such() -> None:
+    router = Router()
+
+    @router.on_result(name="h")
+    def stop(result: InferenceResult) -> None:
+        raise KeyboardInterrupt
+
+    errors: list[ResultError] = []
+    guard = FakeGuard()
+    guard.fail = lambda lock, routed_to, error, step: errors.append(error)
+    with pytest.raises(KeyboardInterrupt):
+        run(lifecycle(router, guard=guard), message("k"))
+    (error,) = errors
+    assert (error.message, error.received, error.expected) == ("interrupted", "h", "the step returns")
+
+
+def test_a_copy_of_a_failed_result_says_why_it_is_retried() -> None:
+    _, copy = run(
+        lifecycle(recording_router([], fail=["dup"]), guard=FakeGuard()), message("dup"), message("dup")
+    )
+    assert isinstance(copy, ResultError)
+    assert copy.message == "the same result earlier in this batch failed: this copy is retried with it"
+    assert copy.expected == "the first copy of the result routed"
+    assert copy.inference_id == "dup"
+
+
+def test_a_destination_error_names_the_destination_and_what_it_raised() -> None:
+    sqs = Destination("sqs", refuse=["e1"])
+    (error,) = run(lifecycle(recording_router([]), guard=FakeGuard(), after=[sqs]), message("e1"))
+    assert isinstance(error, ResultError)
+    assert error.message == "destination sqs raised RuntimeError: refused"
+    assert error.inference_id == "e1"
