@@ -544,3 +544,75 @@ def test_a_destination_error_names_the_destination_and_what_it_raised() -> None:
     assert isinstance(error, ResultError)
     assert error.message == "destination sqs raised RuntimeError: refused"
     assert error.inference_id == "e1"
+
+
+# -- handler errors and the failure log line ---------------------------------------------------------
+def test_a_handler_error_says_which_handler_raised_what() -> None:
+    (error,) = run(lifecycle(recording_router([], fail=["f"]), guard=FakeGuard()), message("f"))
+    assert isinstance(error, ResultError)
+    assert error.message == "handler h raised ValueError: model output rejected"
+    assert (error.received, error.expected) == (
+        "ValueError('model output rejected')",
+        "the handler returns normally",
+    )
+    assert isinstance(error.__cause__, ValueError)
+
+
+def test_an_exception_handler_error_says_what_it_raised_for_what() -> None:
+    router = recording_router([], fail=["x"])
+
+    def again(exc: Exception, result: InferenceResult) -> None:
+        raise RuntimeError("still broken")
+
+    router.exception_handler(ValueError)(again)
+    (error,) = run(lifecycle(router, guard=FakeGuard()), message("x"))
+    assert isinstance(error, ResultError)
+    assert error.message == "exception handler for ValueError raised RuntimeError: still broken"
+    assert error.received == "RuntimeError('still broken')"
+    assert error.expected == "the exception handler returns normally (or no exception)"
+    assert isinstance(error.__cause__, RuntimeError)
+
+
+def test_a_structured_error_a_handler_raised_without_an_id_gets_the_records_id() -> None:
+    router = Router()
+
+    @router.on_result(name="h")
+    def refuse(result: InferenceResult) -> None:
+        raise ResultError("not for us", reason="Refused")
+
+    (error,) = run(lifecycle(router, guard=FakeGuard()), message("own"))
+    assert isinstance(error, ResultError)
+    assert (error.reason, error.inference_id) == ("Refused", "own")
+
+
+def test_a_structured_error_keeps_its_own_id() -> None:
+    router = Router()
+
+    @router.on_result(name="h")
+    def refuse(result: InferenceResult) -> None:
+        raise ResultError("not for us", reason="Refused", inference_id="given")
+
+    (error,) = run(lifecycle(router, guard=FakeGuard()), message("own"))
+    assert isinstance(error, ResultError)
+    assert error.inference_id == "given"
+
+
+def test_every_failed_record_is_logged_once_as_an_error_with_its_fields(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cycle = lifecycle(recording_router([], fail=["f"]), guard=FakeGuard())
+
+    def broken() -> Any:
+        raise RuntimeError("extractor bug")
+
+    cycle.process_batch([lambda: message("f"), broken], concurrent=False)
+    failed = [r for r in caplog.records if r.levelname == "ERROR" and r.name == lifecycle_module.logger.name]
+    assert [r.getMessage() for r in failed] == [
+        "record failed: handler h raised ValueError: model output rejected",
+        "record failed: unexpected RuntimeError: extractor bug",
+    ]
+    assert [(vars(r)["reason"], vars(r)["inference_id"]) for r in failed] == [
+        ("HandlerFailed", "f"),
+        ("Unexpected", None),
+    ]
+    assert failed[1].exc_info is not None, "an unexpected error is logged with its traceback"
