@@ -195,7 +195,9 @@ def test_an_unexpected_error_after_the_id_is_known_names_it() -> None:
     assert guard.failures == [("u", [], "Unexpected", PAYLOAD_CHECK_STEP)]
 
 
-def test_a_metric_that_cannot_be_emitted_changes_no_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_metric_that_cannot_be_emitted_changes_no_outcome(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*args: Any) -> None:
         raise ValueError("EMF limit")
 
@@ -208,6 +210,11 @@ def test_a_metric_that_cannot_be_emitted_changes_no_outcome(monkeypatch: pytest.
     assert isinstance(failed, ResultError)
     assert failed.reason == "HandlerFailed"
     assert guard.completed == [("ok", ["h"])]
+    logged = [r for r in caplog.records if r.getMessage() == "cannot emit metrics"]
+    assert [vars(r)["metrics"] for r in logged] == [
+        ["RecordErrors"],
+        ["Results", "NotificationLatency", "PayloadBytes"],
+    ]
 
 
 # -- the payload check --------------------------------------------------------------------------------
@@ -412,11 +419,18 @@ def test_the_lifecycles_records_are_slotted() -> None:
 def test_the_records_of_a_batch_run_concurrently_by_default() -> None:
     barrier = threading.Barrier(3, timeout=5)
     router = Router()
-    router.on_result(name="h")(lambda result: barrier.wait())
+    threads: list[str] = []
+
+    @router.on_result(name="h")
+    def meet(result: InferenceResult) -> None:
+        threads.append(threading.current_thread().name)
+        barrier.wait()
+
     cycle = lifecycle(router, guard=FakeGuard(), batch_concurrency=3)
     sent = [message(f"c{i}") for i in range(3)]
     outcomes = cycle.process_batch([lambda m=m: m for m in sent])  # type: ignore[misc]
     assert [o.outcome for o in outcomes] == ["routed"] * 3  # type: ignore[union-attr]
+    assert all(name.startswith("record_") for name in threads), threads  # named in stack dumps
 
 
 def test_a_failure_without_an_endpoint_name_is_counted_under_an_empty_one(emitted: Emitted) -> None:
