@@ -68,3 +68,16 @@ def test_importing_the_entry_point_does_not_load_the_app() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_first_event_of_a_fresh_environment_builds_the_app() -> None:
+    code = (
+        "import sagemaker_async_results.runtime.app as app; app.ResultsApp = lambda: print; "
+        "import sagemaker_async_results.runtime.entrypoint as e; e.handler('event', 'context')"
+    )
+    source = Path(entrypoint.__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    assert out.strip() == "event context"
