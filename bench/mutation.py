@@ -67,6 +67,7 @@ MODULES: dict[str, list[str]] = {
     f"{RUNTIME}/testing.py": ["tests/unit/test_event_builders.py"],
     f"{RUNTIME}/destinations/_env.py": ["tests/unit/test_destination_env.py"],
     f"{RUNTIME}/lifecycle.py": [
+        "tests/unit/test_lifecycle_signals.py",
         "tests/unit/test_lifecycle.py",
         "tests/integration/test_routing_state.py",
         "tests/integration/test_exactly_once_app.py",
