@@ -308,20 +308,32 @@ def test_many_waits_share_the_waiter_instead_of_polling_each_record(aws: dict[st
     with _client(aws) as client:
         submissions = [client.invoke(b"{}", inline=True) for _ in range(30)]
         calls: list[str] = []
+        batch_sizes: list[int] = []
         aws["dynamodb"].meta.events.register(
             "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
         )
+        aws["dynamodb"].meta.events.register(
+            "provide-client-params.dynamodb.BatchGetItem",
+            lambda params, **_: batch_sizes.append(
+                sum(len(t["Keys"]) for t in params["RequestItems"].values())
+            ),
+        )
+        started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(30) as pool:
             waits = [pool.submit(client.wait, s.inference_id, 20) for s in submissions]
             time.sleep(1.0)
             for submission in submissions:
                 _finish(aws, submission.inference_id)
             records = [w.result(timeout=30) for w in waits]
+        elapsed = time.monotonic() - started
         assert {r.status for r in records} == {InferenceStatus.COMPLETED}
         reads = [c for c in calls if c != "UpdateItem"]  # _finish's writes share the client
         assert reads.count("GetItem") == 30
-        # A second of waiting costs a few batches of 30, not 30 reads every 100 ms (about 300).
-        assert reads.count("BatchGetItem") <= 15, reads.count("BatchGetItem")
+        # Waiting costs one batch per 100 ms sweep for all pending records together, not a read per
+        # record per 100 ms (30 times as many): bounded by the time waited, however slow the machine.
+        assert reads.count("BatchGetItem") == len(batch_sizes)
+        assert len(batch_sizes) <= elapsed / 0.1 + 2, (len(batch_sizes), elapsed)
+        assert max(batch_sizes) == 30, "one batch read every pending record at once"
         assert client.waiter.pending() == 0
 
 
