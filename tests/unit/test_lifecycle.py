@@ -222,7 +222,12 @@ def test_a_failing_handler_records_the_failure_with_what_completed() -> None:
     (error,) = run(lifecycle(router, guard=guard, after=[Destination("sqs")]), message("f"))
     assert isinstance(error, ResultError)
     assert (error.reason, error.inference_id) == ("HandlerFailed", "f")
-    assert "handler h raised ValueError: model output rejected" in error.message
+    assert error.message == "handler h raised ValueError: model output rejected"
+    assert (error.received, error.expected) == (
+        "ValueError('model output rejected')",
+        "the handler returns normally",
+    )
+    assert isinstance(error.__cause__, ValueError)
     assert guard.failures == [("f", [], "HandlerFailed", "h")]
     assert guard.completed == []
 
@@ -246,7 +251,10 @@ def test_an_exception_handler_that_raises_fails_the_record() -> None:
     (error,) = run(lifecycle(router, guard=FakeGuard()), message("x"))
     assert isinstance(error, ResultError)
     assert error.reason == "HandlerFailed"
-    assert "exception handler for ValueError raised RuntimeError: still broken" in error.message
+    assert error.message == "exception handler for ValueError raised RuntimeError: still broken"
+    assert error.received == "RuntimeError('still broken')"
+    assert error.expected == "the exception handler returns normally (or no exception)"
+    assert isinstance(error.__cause__, RuntimeError)
 
 
 def test_checks_that_need_no_call_fail_before_the_claim() -> None:

@@ -561,32 +561,6 @@ def test_a_destination_error_names_the_destination_and_what_it_raised() -> None:
 
 
 # -- handler errors and the failure log line ---------------------------------------------------------
-def test_a_handler_error_says_which_handler_raised_what() -> None:
-    (error,) = run(lifecycle(recording_router([], fail=["f"]), guard=FakeGuard()), message("f"))
-    assert isinstance(error, ResultError)
-    assert error.message == "handler h raised ValueError: model output rejected"
-    assert (error.received, error.expected) == (
-        "ValueError('model output rejected')",
-        "the handler returns normally",
-    )
-    assert isinstance(error.__cause__, ValueError)
-
-
-def test_an_exception_handler_error_says_what_it_raised_for_what() -> None:
-    router = recording_router([], fail=["x"])
-
-    def again(exc: Exception, result: InferenceResult) -> None:
-        raise RuntimeError("still broken")
-
-    router.exception_handler(ValueError)(again)
-    (error,) = run(lifecycle(router, guard=FakeGuard()), message("x"))
-    assert isinstance(error, ResultError)
-    assert error.message == "exception handler for ValueError raised RuntimeError: still broken"
-    assert error.received == "RuntimeError('still broken')"
-    assert error.expected == "the exception handler returns normally (or no exception)"
-    assert isinstance(error.__cause__, RuntimeError)
-
-
 def test_a_structured_error_a_handler_raised_without_an_id_gets_the_records_id() -> None:
     router = Router()
 

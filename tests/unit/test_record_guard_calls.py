@@ -31,6 +31,15 @@ from sagemaker_async_results.runtime.record_guard import (
 TABLE = "results"
 NOW = 1_800_000_000.25
 Answer = Callable[[dict[str, Any]], Any]
+#: The names every guard write uses, spelled out here as DynamoDB receives them.
+LOCK_NAMES = {
+    "#routing": "routing",
+    "#to": "routedTo",
+    "#error": "routingError",
+    "#owner": "lockOwner",
+    "#lexp": "lockExpiresAt",
+    "#done": "routedStatuses",
+}
 
 
 def client_error(code: str, operation: str = "UpdateItem", **extra: Any) -> ClientError:
@@ -188,12 +197,7 @@ def test_the_claim_stores_the_record_and_takes_the_lock_in_one_conditional_write
             "(attribute_not_exists(#owner) OR #owner = :me OR #lexp < :now)"
         ),
         "ExpressionAttributeNames": {
-            "#routing": "routing",
-            "#to": "routedTo",
-            "#error": "routingError",
-            "#owner": "lockOwner",
-            "#lexp": "lockExpiresAt",
-            "#done": "routedStatuses",
+            **LOCK_NAMES,
             "#a0": "status",
             "#a1": "inlineBody",
         },
@@ -374,15 +378,7 @@ def completion(done: Lock, routed_to: list[str]) -> dict[str, Any]:
             "SET #routing = :state, #to = :to, #lexp = :zero REMOVE #error, #resume ADD #done :status"
         ),
         "ConditionExpression": "#owner = :me",
-        "ExpressionAttributeNames": {
-            "#routing": "routing",
-            "#to": "routedTo",
-            "#error": "routingError",
-            "#owner": "lockOwner",
-            "#lexp": "lockExpiresAt",
-            "#done": "routedStatuses",
-            "#resume": f"resumeSteps#{done.status}",
-        },
+        "ExpressionAttributeNames": {**LOCK_NAMES, "#resume": f"resumeSteps#{done.status}"},
         "ExpressionAttributeValues": {
             ":state": {"S": "Routed"},
             ":to": {"L": [{"S": name} for name in routed_to]},
