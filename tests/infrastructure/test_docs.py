@@ -1,5 +1,5 @@
-"""The README is the tested user's guide: its construct example is the example app, and its context table
-is the one the configuration model renders."""
+"""The README and docs/ are the tested user's guide: the README's construct example is the example app,
+and docs/configure.md's context table is the one the configuration model renders."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sagemaker_async_results.cdk.config import context_reference_markdown
 from tests.infrastructure.conftest import PROJECT_ROOT, SKIP_BUNDLING
 
 DOC = (PROJECT_ROOT / "README.md").read_text()
+CONFIGURE = (PROJECT_ROOT / "docs" / "configure.md").read_text()
 EXAMPLE = PROJECT_ROOT / "examples" / "consumer-app"
 
 
@@ -27,7 +28,7 @@ def test_readme_construct_example_is_the_example_app() -> None:
     app_code = (EXAMPLE / "app.py").read_text()
     body = app_code[app_code.index("from __future__") :]
     assert any(block.strip() == body.strip() for block in _python_blocks()), (
-        "README's 'Use it in your own CDK app' block differs from examples/consumer-app/app.py"
+        "README's 'A new endpoint' block differs from examples/consumer-app/app.py"
     )
     handler_code = (EXAMPLE / "handlers" / "sentiment.py").read_text()
     handler_body = handler_code[handler_code.index("from __future__") :]
@@ -48,9 +49,9 @@ def test_example_app_synthesizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
 def test_context_reference_is_generated_from_the_model() -> None:
     start, end = "<!-- context-reference:start -->", "<!-- context-reference:end -->"
-    assert start in DOC
-    assert end in DOC
-    table = DOC[DOC.index(start) + len(start) : DOC.index(end)]
+    assert start in CONFIGURE
+    assert end in CONFIGURE
+    table = CONFIGURE[CONFIGURE.index(start) + len(start) : CONFIGURE.index(end)]
     assert table.strip() == context_reference_markdown().strip(), (
-        "README context table is stale: paste context_reference_markdown()'s output between the markers"
+        "docs/configure.md context table is stale: paste context_reference_markdown()'s output between the markers"
     )
