@@ -864,7 +864,7 @@ def run(
             }
             for name, f in env.functions.items()
         }
-        endpoint_concurrency = {n: e.max_concurrency for n, e in env.simulator._endpoints.items()}
+        endpoint_concurrency = {n: e.max_concurrency for n, e in env.simulator.endpoints.items()}
         if baselines:
             sdk_python = ROOT / ".venv-sdk" / "bin" / "python"
             for name in ("poll", "sdk"):

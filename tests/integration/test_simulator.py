@@ -14,8 +14,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sagemaker_async_results.local.model import ModelError, ModelOutput, sentiment_model
-from sagemaker_async_results.local.simulator import AsyncEndpointSimulator, EndpointValidationError
+from sagemaker_async_results.local.model import ModelOutput, sentiment_model
+from sagemaker_async_results.local.sagemaker_api import support_update_endpoint
+from sagemaker_async_results.local.simulator import (
+    TIMEOUT_FAILURE_REASON,
+    AsyncEndpointSimulator,
+    EndpointValidationError,
+)
 
 BUCKET = "simulator-bucket"
 
@@ -104,6 +109,7 @@ def _deploy(
 
 @pytest.fixture
 def aws() -> Iterator[None]:
+    support_update_endpoint()  # as the embedded emulator does
     with mock_aws():
         yield
 
@@ -199,21 +205,121 @@ def test_concurrency_is_max_invocations_per_instance_times_instances(aws: None) 
     assert endpoint.simulator.outcomes["completed"] == 6
 
 
-def test_invocation_timeout_expires_the_request_without_a_notification(aws: None) -> None:
+def test_invocation_timeout_fails_the_request_at_once_with_a_failure_object_and_notification(
+    aws: None,
+) -> None:
+    release = threading.Event()
+
     def stuck(body: bytes, content_type: str, custom_attributes: str | None) -> ModelOutput:
-        time.sleep(1.5)
-        raise ModelError(500, b"too late")
+        release.wait(10)
+        return ModelOutput(b'{"late": true}')
 
     endpoint = _deploy(stuck)
     endpoint.notifications(endpoint.success_queue)
     endpoint.notifications(endpoint.error_queue)
-    endpoint.simulator.invoke_endpoint_async(
-        EndpointName="ep", Body=b"{}", ContentType="application/json", InvocationTimeoutSeconds=1
+    started = time.monotonic()
+    response = endpoint.simulator.invoke_endpoint_async(
+        EndpointName="ep",
+        Body=b"{}",
+        ContentType="application/json",
+        InferenceId="slow",
+        InvocationTimeoutSeconds=1,
     )
     endpoint.simulator.drain(timeout=10)
-    assert endpoint.simulator.outcomes["expired"] == 1
+    took = time.monotonic() - started
+    release.set()
+    assert took < 3, f"the timed-out request ended after {took:.1f} s, expected about 1 s"
+    assert endpoint.simulator.outcomes["timed_out"] == 1
+    assert endpoint.simulator.outcomes["failed"] == 1
     assert endpoint.results(endpoint.success_queue) == []
-    assert endpoint.results(endpoint.error_queue) == []
+    (message,) = endpoint.results(endpoint.error_queue)
+    assert message["invocationStatus"] == "Failed"
+    assert message["inferenceId"] == "slow"
+    assert message["failureReason"] == TIMEOUT_FAILURE_REASON.format(seconds=1)
+    assert message["responseParameters"]["failureLocation"] == response["FailureLocation"]
+    stored = json.loads(endpoint.s3.get_object(Bucket=BUCKET, Key="fail/slow-error.out")["Body"].read())
+    assert stored["code"] == "InvocationTimeout"
+    assert stored["invocationTimeoutSeconds"] == 1
+    # The model's late answer is dropped: no output object, no second notification.
+    time.sleep(0.2)
+    assert "Contents" not in endpoint.s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")
+    assert endpoint.results(endpoint.success_queue) == []
+
+
+def _async_config(name: str, output: str, topic: str | None = None) -> None:
+    sagemaker = boto3.client("sagemaker")
+    notification = {"NotificationConfig": {"SuccessTopic": topic, "ErrorTopic": topic}} if topic else {}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "m",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.xlarge",
+            }
+        ],
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": output, **notification}},
+    )
+
+
+def test_an_endpoint_created_through_the_api_later_is_served_on_its_first_request(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    topic = boto3.client("sns").create_topic(Name="sdk-topic")["TopicArn"]
+    _async_config("sdk-cfg", f"s3://{BUCKET}/sdk-out", topic)
+    boto3.client("sagemaker").create_endpoint(EndpointName="sdk-ep", EndpointConfigName="sdk-cfg")
+    response = endpoint.simulator.invoke_endpoint_async(
+        EndpointName="sdk-ep", Body=b'{"inputs": "hi"}', ContentType="application/json", InferenceId="s1"
+    )
+    endpoint.simulator.drain(timeout=10)
+    assert response["OutputLocation"] == f"s3://{BUCKET}/sdk-out/s1.out"
+    assert "FailureLocation" not in response
+    assert endpoint.s3.get_object(Bucket=BUCKET, Key="sdk-out/s1.out")["Body"].read() == (
+        sentiment_model(b'{"inputs": "hi"}', "application/json").body
+    )
+    assert set(endpoint.simulator.endpoints) == {"ep", "sdk-ep"}
+    assert endpoint.simulator.endpoints["sdk-ep"].success_topic == topic
+
+
+def test_update_endpoint_swaps_the_served_config_for_the_next_requests(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    endpoint.simulator._refresh_seconds = 0  # read the config on every request
+    first = endpoint.simulator.invoke_endpoint_async(EndpointName="ep", Body=b"{}", InferenceId="before")
+    _async_config("cfg-2", f"s3://{BUCKET}/attached/")
+    boto3.client("sagemaker").update_endpoint(EndpointName="ep", EndpointConfigName="cfg-2")
+    second = endpoint.simulator.invoke_endpoint_async(EndpointName="ep", Body=b"{}", InferenceId="after")
+    endpoint.simulator.drain(timeout=10)
+    assert first["OutputLocation"] == f"s3://{BUCKET}/out/before.out"
+    assert second["OutputLocation"] == f"s3://{BUCKET}/attached/after.out"
+    assert endpoint.simulator.endpoints["ep"].config_name == "cfg-2"
+    assert endpoint.simulator.outcomes["completed"] == 2
+
+
+def test_a_config_is_trusted_for_the_refresh_interval(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)  # default interval: 1 s
+    _async_config("cfg-2", f"s3://{BUCKET}/attached/")
+    boto3.client("sagemaker").update_endpoint(EndpointName="ep", EndpointConfigName="cfg-2")
+    assert endpoint.simulator.endpoint("ep").config_name == "cfg"
+    time.sleep(1.05)
+    assert endpoint.simulator.endpoint("ep").config_name == "cfg-2"
+
+
+def test_unknown_and_real_time_endpoints_are_refused_with_what_was_expected(aws: None) -> None:
+    endpoint = _deploy(sentiment_model)
+    with pytest.raises(EndpointValidationError, match="Endpoint nope not found"):
+        endpoint.simulator.invoke_endpoint_async(EndpointName="nope", Body=b"{}")
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="rt",
+        ProductionVariants=[
+            {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="real-time", EndpointConfigName="rt")
+    with pytest.raises(
+        EndpointValidationError, match=r"real-time is not an asynchronous endpoint.*rt has no"
+    ):
+        endpoint.simulator.invoke_endpoint_async(EndpointName="real-time", Body=b"{}")
 
 
 def test_request_limits_are_checked_and_every_problem_is_named(aws: None) -> None:

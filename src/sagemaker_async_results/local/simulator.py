@@ -4,6 +4,11 @@ moto stores endpoints and their configs but its ``InvokeEndpointAsync`` ignores 
 nothing. This simulator reads the deployed endpoint config and does what SageMaker does: queue the
 request, run the model with bounded concurrency, write the output (or the error) to S3 with SageMaker's
 naming, and publish the ``InferenceResult`` notification to the success or error topic.
+
+It serves every endpoint whose config has an ``AsyncInferenceConfig``, however it was created: by the
+deployed stack, or later through the SageMaker API (the SageMaker Python SDK's ``deploy``, boto3,
+``async-results attach``). An endpoint is looked up on its first request, and its config is read again
+when it may have changed (``UpdateEndpoint``), so a swapped config takes effect as it does in SageMaker.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ class EndpointValidationError(ValueError):
     """The request breaks a documented InvokeEndpointAsync limit (SageMaker answers 400)."""
 
 
+#: ``failureReason`` of a request stopped at its ``InvocationTimeoutSeconds``. AWS documents that such a
+#: request is "marked as expired" and counted in the endpoint metric ``ExpiredRequests``, not the text of
+#: its notification: this wording is the local run's own.
+TIMEOUT_FAILURE_REASON = (
+    "ClientError: The invocation exceeded its InvocationTimeoutSeconds ({seconds} s) and was stopped."
+)
+
+
 @dataclass(frozen=True)
 class EndpointSettings:
     """What the simulator honours of a deployed endpoint config."""
@@ -55,6 +68,8 @@ class EndpointSettings:
     #: ``bucket/key`` patterns the execution role may ``s3:GetObject`` (``None``: not known, not checked).
     readable_inputs: tuple[str, ...] | None = None
     execution_role: str | None = None
+    #: The endpoint config these settings were read from (a changed name means ``UpdateEndpoint`` ran).
+    config_name: str = ""
 
     def may_read(self, location: str) -> bool:
         """Whether the execution role's policies let SageMaker download ``location`` (``s3://bucket/key``)."""
@@ -66,10 +81,20 @@ class EndpointSettings:
     @classmethod
     def from_endpoint(cls, sagemaker: Any, endpoint_name: str, iam: Any = None) -> EndpointSettings:
         endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-        config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        return cls.from_config(sagemaker, endpoint_name, endpoint["EndpointConfigName"], iam)
+
+    @classmethod
+    def from_config(
+        cls, sagemaker: Any, endpoint_name: str, config_name: str, iam: Any = None
+    ) -> EndpointSettings:
+        """The settings of ``endpoint_name`` serving the endpoint config ``config_name``."""
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
         async_config = config.get("AsyncInferenceConfig")
         if not async_config:
-            raise EndpointValidationError(f"endpoint {endpoint_name} has no AsyncInferenceConfig")
+            raise EndpointValidationError(
+                f"Endpoint {endpoint_name} is not an asynchronous endpoint: its config {config_name} has "
+                "no AsyncInferenceConfig (InvokeEndpointAsync needs one)"
+            )
         output = async_config["OutputConfig"]
         notification = output.get("NotificationConfig", {})
         per_instance = async_config.get("ClientConfig", {}).get("MaxConcurrentInvocationsPerInstance", 4)
@@ -90,6 +115,7 @@ class EndpointSettings:
             kms_key_id=output.get("KmsKeyId"),
             readable_inputs=readable,
             execution_role=role,
+            config_name=config_name,
         )
 
 
@@ -152,6 +178,15 @@ class Invocation:
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+@dataclass
+class _Served:
+    """An endpoint the simulator serves: its settings, its worker pool, when its config was last read."""
+
+    settings: EndpointSettings
+    pool: ThreadPoolExecutor
+    checked_at: float
+
+
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -168,6 +203,10 @@ class AsyncEndpointSimulator:
     iam:
         A boto3 IAM client: with it, inputs the endpoint's execution role may not read fail as in AWS
         (a ``Failed`` notification, no model call); without it every input is read.
+    config_refresh_seconds:
+        How long an endpoint's config is trusted before a request reads it again (one
+        ``DescribeEndpoint``), so that a config swapped by ``UpdateEndpoint`` serves the next requests.
+        SageMaker itself takes minutes to swap; a second keeps the local run's cost per request low.
     """
 
     def __init__(
@@ -179,12 +218,15 @@ class AsyncEndpointSimulator:
         model: Model,
         region: str = "us-east-1",
         iam: Any = None,
+        config_refresh_seconds: float = 1.0,
     ) -> None:
         self._s3, self._sns, self._sagemaker, self._model = s3, sns, sagemaker, model
         self._iam = iam
         self._region = region
-        self._endpoints: dict[str, EndpointSettings] = {}
-        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._refresh_seconds = config_refresh_seconds
+        self._served: dict[str, _Served] = {}
+        #: Pools of configs an update replaced: shut down (after their accepted requests) on close.
+        self._retired: list[ThreadPoolExecutor] = []
         self._futures: list[Future[None]] = []
         self._lock = threading.Lock()
         self.outcomes: Counter[str] = Counter()
@@ -200,14 +242,34 @@ class AsyncEndpointSimulator:
     def start_endpoint(self, endpoint_name: str) -> EndpointSettings:
         """Load the deployed config and send the ``TestNotification`` SageMaker sends on creation."""
         settings = EndpointSettings.from_endpoint(self._sagemaker, endpoint_name, self._iam)
-        self._endpoints[endpoint_name] = settings
-        self._pools[endpoint_name] = ThreadPoolExecutor(
-            max_workers=settings.max_concurrency, thread_name_prefix=f"endpoint-{endpoint_name}"
+        self._serve(settings)
+        return settings
+
+    def _serve(self, settings: EndpointSettings) -> None:
+        """Serve ``settings`` (a new endpoint, or a new config of a served one) and send the test message.
+
+        A new config gets a new pool sized by its concurrency; requests already accepted finish in the
+        old one, as in-flight requests finish on the old instances during a SageMaker update.
+        """
+        pool = ThreadPoolExecutor(
+            max_workers=settings.max_concurrency, thread_name_prefix=f"endpoint-{settings.endpoint_name}"
         )
+        with self._lock:
+            previous = self._served.get(settings.endpoint_name)
+            self._served[settings.endpoint_name] = _Served(settings, pool, time.monotonic())
+            if previous is not None:
+                self._retired.append(previous.pool)
+        if previous is not None:
+            previous.pool.shutdown(wait=False)
+            logger.info(
+                "endpoint %s now serves config %s (was %s)",
+                settings.endpoint_name,
+                settings.config_name,
+                previous.settings.config_name,
+            )
         test = {"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"}
         for topic in {settings.success_topic, settings.error_topic} - {None}:
             self._sns.publish(TopicArn=topic, Message=json.dumps(test))
-        return settings
 
     def lose_notifications(self, count: int = 0, *, inference_ids: Iterable[str] = ()) -> None:
         """Do not publish the next ``count`` result notifications, nor those of ``inference_ids``.
@@ -220,13 +282,39 @@ class AsyncEndpointSimulator:
             self._notifications_to_lose += count
             self._inference_ids_to_lose.update(inference_ids)
 
+    @property
+    def endpoints(self) -> dict[str, EndpointSettings]:
+        """The endpoints served so far, by name, with the settings each serves now."""
+        with self._lock:
+            return {name: served.settings for name, served in self._served.items()}
+
     def endpoint(self, endpoint_name: str) -> EndpointSettings:
+        """The settings ``endpoint_name`` serves now: looked up on its first request, re-read when stale."""
+        return self._current(endpoint_name).settings
+
+    def _current(self, endpoint_name: str) -> _Served:
+        with self._lock:
+            served = self._served.get(endpoint_name)
+        if served is not None and time.monotonic() - served.checked_at < self._refresh_seconds:
+            return served
+        from botocore.exceptions import ClientError
+
         try:
-            return self._endpoints[endpoint_name]
-        except KeyError:
+            described = self._sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        except ClientError as error:
+            if served is not None:  # the emulator hiccuped: keep serving what was deployed
+                logger.warning("cannot re-read endpoint %s (%s): config kept", endpoint_name, error)
+                return served
             raise EndpointValidationError(
-                f"Endpoint {endpoint_name} not found; started endpoints: {sorted(self._endpoints)}"
+                f"Endpoint {endpoint_name} not found: create it (with an AsyncInferenceConfig) first"
             ) from None
+        config_name = described["EndpointConfigName"]
+        if served is not None and served.settings.config_name == config_name:
+            served.checked_at = time.monotonic()
+            return served
+        self._serve(EndpointSettings.from_config(self._sagemaker, endpoint_name, config_name, self._iam))
+        with self._lock:
+            return self._served[endpoint_name]
 
     # -- the API ------------------------------------------------------------------------------------
     def invoke_endpoint_async(
@@ -244,7 +332,8 @@ class AsyncEndpointSimulator:
         Filename: str | None = None,
         S3OutputPathExtension: str | None = None,
     ) -> dict[str, str]:
-        endpoint = self.endpoint(EndpointName)
+        served = self._current(EndpointName)
+        endpoint = served.settings
         problems = []
         if (InputLocation is None) == (Body is None):
             problems.append("exactly one of InputLocation and Body is required")
@@ -288,7 +377,7 @@ class AsyncEndpointSimulator:
             output_location=output_location,
             failure_location=failure_location,
         )
-        future = self._pools[EndpointName].submit(self._process, invocation)
+        future = served.pool.submit(self._process, invocation)
         with self._lock:
             self._futures.append(future)
         response = {"InferenceId": inference_id, "OutputLocation": output_location}
@@ -306,7 +395,9 @@ class AsyncEndpointSimulator:
             future.result(timeout=remaining)
 
     def close(self) -> None:
-        for pool in self._pools.values():
+        with self._lock:
+            pools = [served.pool for served in self._served.values()] + self._retired
+        for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
 
     # -- processing ---------------------------------------------------------------------------------
@@ -327,8 +418,13 @@ class AsyncEndpointSimulator:
             body = self._read_input(invocation)
             output = self._run_model(invocation, body)
         except TimeoutError:
-            self._count("expired")
-            logger.warning("request %s exceeded InvocationTimeoutSeconds", invocation.inference_id)
+            self._count("timed_out")
+            logger.warning(
+                "request %s exceeded InvocationTimeoutSeconds (%s s): failed",
+                invocation.inference_id,
+                invocation.timeout_seconds,
+            )
+            self._time_out(invocation)
             return
         except ModelError as error:
             self._fail(invocation, error)
@@ -389,6 +485,36 @@ class AsyncEndpointSimulator:
                 "failureLocation": invocation.failure_location,
             }
         self._inline(message, error.body, "ERROR_NOTIFICATION_TOPIC", invocation.endpoint)
+        self._publish(invocation.endpoint.error_topic, message)
+        self._count("failed")
+
+    def _time_out(self, invocation: Invocation) -> None:
+        """End a request whose model ran past its ``InvocationTimeoutSeconds``: an error object at its
+        failure location and a ``Failed`` notification, so a waiting client learns it at once.
+
+        The model's thread cannot be killed; it runs on and its late answer is dropped, as SageMaker
+        drops a response that comes after the request expired.
+        """
+        reason = TIMEOUT_FAILURE_REASON.format(seconds=invocation.timeout_seconds)
+        error = ModelError(
+            408,
+            json.dumps(
+                {
+                    "code": "InvocationTimeout",
+                    "message": reason.removeprefix("ClientError: "),
+                    "invocationTimeoutSeconds": invocation.timeout_seconds,
+                }
+            ).encode(),
+        )
+        message = self._message(invocation, "Failed")
+        message["failureReason"] = reason
+        if invocation.failure_location:
+            self._put(invocation.failure_location, error.body, error.content_type, invocation.endpoint)
+            self.written_at[invocation.inference_id] = time.perf_counter()
+            message["responseParameters"] = {
+                "contentType": error.content_type,
+                "failureLocation": invocation.failure_location,
+            }
         self._publish(invocation.endpoint.error_topic, message)
         self._count("failed")
 
