@@ -188,6 +188,9 @@ def _patched_server(port: int) -> Iterator[str]:
 
     _honour_endpoint_names()
     _transactions_copy_only_their_items()
+    from sagemaker_async_results.local.sagemaker_api import support_update_endpoint
+
+    support_update_endpoint()  # moto has no UpdateEndpoint: attach/detach and the SDKs call it
     with _without_user_profile():
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
