@@ -12,7 +12,6 @@ import concurrent.futures
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -380,26 +379,27 @@ def test_a_request_expiring_during_a_wait_is_reported_expired_then(aws: dict[str
     client.close()
 
 
-def test_reads_pick_up_pace_as_soon_as_results_start_arriving(aws: dict[str, Any]) -> None:
+def test_reads_pick_up_pace_as_soon_as_results_start_arriving() -> None:
     """A slowly rising rate estimate would hold the next read for the longest pause while results pile up."""
-    from sagemaker_async_results.client.futures import MIN_STREAM_POLL_SECONDS, RESULTS_PER_READ
+    from sagemaker_async_results.client.sources.stream import MIN_STREAM_POLL_SECONDS
+    from sagemaker_async_results.client.waiter import RESULTS_PER_READ, Pacer
 
-    with _client(aws, stream=True) as client:
-        waiter = client.waiter
-        for _ in range(1000):
-            waiter._pending[str(uuid.uuid4())] = []
-        # A read finds 10 results 0.2 s after the last one: 50 results/s from now on, not a tenth of it.
-        waiter._last_rate_update = time.monotonic() - 0.2
-        waiter._note_rate(10, 0.01)
-        assert waiter._rate == pytest.approx(50, rel=0.05)
-        assert waiter._pause() == MIN_STREAM_POLL_SECONDS
-        # A read that finds nothing lets the estimate decay, not drop: no long pause after one empty read.
-        waiter._last_rate_update = time.monotonic() - 0.2
-        waiter._note_rate(0, 0.01)
-        assert 40 < waiter._rate < 50
-        # Few results: the pause lets RESULTS_PER_READ of them accumulate (the calls budget), at most 2 s.
-        waiter._rate = 10.0
-        assert waiter._pause() == pytest.approx(RESULTS_PER_READ / 10.0)
-        waiter._rate = 0.5
-        assert waiter._pause() == 2.0
-        waiter._pending.clear()
+    pacer = Pacer(MIN_STREAM_POLL_SECONDS, 2.0)
+    # A read finds 10 results 0.2 s after the last one: 50 results/s from now on, not a tenth of it.
+    pacer.last_update = time.monotonic() - 0.2
+    pacer.note(10)
+    assert pacer.rate == pytest.approx(50, rel=0.05)
+    assert pacer.pause(1000) == MIN_STREAM_POLL_SECONDS
+    # A read that finds nothing lets the estimate decay, not drop: no long pause after one empty read.
+    pacer.last_update = time.monotonic() - 0.2
+    pacer.note(0)
+    assert 40 < pacer.rate < 50
+    # Few results: the pause lets RESULTS_PER_READ of them accumulate (the calls budget), at most 2 s.
+    pacer.rate = 10.0
+    assert pacer.pause(1000) == pytest.approx(RESULTS_PER_READ / 10.0)
+    pacer.rate = 0.5
+    assert pacer.pause(1000) == 2.0
+    # One request pending, or nothing seen yet: read at the shortest pause (a lone request's latency).
+    assert pacer.pause(1) == MIN_STREAM_POLL_SECONDS
+    pacer.rate = 0.0
+    assert pacer.pause(1000) == MIN_STREAM_POLL_SECONDS

@@ -1,17 +1,18 @@
 """Submit asynchronous inferences and await their results without polling S3.
 
-The result-handler functions write one record per inference into the results table as soon as
-SageMaker's notification arrives; waiting is done by one waiter per client for every pending request
-(the Kinesis results stream when the stack has one, else batched consistent reads of that table; see
-:mod:`~sagemaker_async_results.client.futures`), and the output is read from S3 once, when the caller
-asks for it (not at all when the notification carried it inline).
+This module submits (``invoke``, ``submit``, ``map``, asyncio helpers) and holds the pieces together:
+the result store reader (:mod:`~sagemaker_async_results.client.store`), the futures
+(:mod:`~sagemaker_async_results.client.futures`) and the one waiter per client
+(:mod:`~sagemaker_async_results.client.waiter`) with its push source: the caller's own reply queue when
+the stack has the reply-queue destination (the default), else the Kinesis results stream when it has
+one (:mod:`~sagemaker_async_results.client.sources`). Futures and the waiter never import this module.
+The output is read from S3 once, when the caller asks for it (not at all when it came inline).
 
 The same client works against real AWS and against the local run: only the boto3 clients differ.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -20,204 +21,71 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sized
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sagemaker_async_results import contract
-from sagemaker_async_results.client.futures import (
-    BATCH_GET_LIMIT,
+from sagemaker_async_results.client.errors import (
     InferenceError,
-    InferenceFuture,
-    ResultWaiter,
-    WaiterStats,
-    as_completed,
+    InferenceTimeoutError,
+    ResourcesNotFoundError,
 )
+from sagemaker_async_results.client.futures import InferenceFuture, as_completed
 from sagemaker_async_results.client.lambda_events import sns_lambda_event
+from sagemaker_async_results.client.records import (
+    InferenceRecord,
+    InferenceStatus,
+    Submission,
+    error_code,
+    parse_time,
+    record_from_item,
+    record_from_json,
+    split_s3_uri,
+)
+from sagemaker_async_results.client.resources import (
+    REPLY_QUEUE_KEY_OUTPUT,
+    REPLY_QUEUE_PREFIX_OUTPUT,
+    RESULTS_STREAM_OUTPUT,
+    DeployedConstruct,
+    StackResources,
+    find_constructs,
+    output_prefixes,
+)
+from sagemaker_async_results.client.sources.reply_queue import ReplyQueueSource
+from sagemaker_async_results.client.sources.stream import StreamSource
+from sagemaker_async_results.client.store import FOUND_FAILURE_REASON, ResultStoreReader
+from sagemaker_async_results.client.waiter import PushSource, ResultWaiter, WaiterStats
+
+__all__ = [
+    "FOUND_FAILURE_REASON",
+    "REPLY_TO_ATTRIBUTE",
+    "RESULTS_STREAM_OUTPUT",
+    "AsyncInferenceClient",
+    "DeployedConstruct",
+    "InferenceRecord",
+    "InferenceStatus",
+    "InferenceTimeoutError",
+    "RedriveReport",
+    "ResourcesNotFoundError",
+    "StackResources",
+    "Submission",
+    "event_from_dead_letter",
+    "find_constructs",
+    "output_prefixes",
+    "record_from_item",
+    "record_from_json",
+    "split_s3_uri",
+]
 
 #: SageMaker's defaults when a request does not set them.
 DEFAULT_TTL_SECONDS = 21600
 DEFAULT_INVOCATION_TIMEOUT_SECONDS = 900
 #: ``Body`` of InvokeEndpointAsync: at most this many bytes.
 INLINE_BODY_LIMIT = 128_000
-#: Stack output of the Kinesis results stream (``destinations.kinesis``): the waiter's push source.
-RESULTS_STREAM_OUTPUT = "ResultsStreamArn"
-#: ``failureReason`` of a failure found in S3 after the expiry moment (only a notification says why).
-FOUND_FAILURE_REASON = "unknown: the failure object exists in S3 but no notification was routed"
-
-
-class InferenceStatus(StrEnum):
-    SUBMITTED = "Submitted"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    EXPIRED = "Expired"
-    UNKNOWN = "Unknown"
-
-
-class InferenceTimeoutError(TimeoutError):
-    """No result within the caller's wait timeout (the request itself may still complete)."""
-
-
-class ResourcesNotFoundError(ValueError):
-    """No deployed construct matches (or several do): the message says what was found and what to pass."""
-
-
-@dataclass(frozen=True)
-class StackResources:
-    """The deployed resources the client needs, read from the stack's outputs (never hard-coded)."""
-
-    endpoint_name: str
-    bucket: str
-    input_prefix: str
-    results_table: str
-    functions: dict[str, str] = field(default_factory=dict)
-    dead_letter_queues: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_outputs(cls, outputs: dict[str, str], prefix: str = "") -> StackResources:
-        """Read the construct's outputs (named as in :mod:`~sagemaker_async_results.contract`, plus
-        ``prefix`` when the construct was given an output prefix)."""
-        missing = [prefix + k for k in contract.CLIENT_OUTPUTS if prefix + k not in outputs]
-        if missing:
-            raise ResourcesNotFoundError(f"stack outputs lack {missing}; received outputs {sorted(outputs)}")
-        kinds = {
-            "success": (contract.OUTPUT_SUCCESS_FUNCTION_NAME, contract.OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL),
-            "error": (contract.OUTPUT_ERROR_FUNCTION_NAME, contract.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL),
-        }
-        own = {key.removeprefix(prefix): value for key, value in outputs.items() if key.startswith(prefix)}
-        return cls(
-            endpoint_name=own[contract.OUTPUT_ENDPOINT_NAME],
-            bucket=own[contract.OUTPUT_BUCKET_NAME],
-            input_prefix=own[contract.OUTPUT_INPUT_PREFIX],
-            results_table=own[contract.OUTPUT_RESULTS_TABLE_NAME],
-            functions={kind: own[names[0]] for kind, names in kinds.items() if names[0] in own},
-            dead_letter_queues={kind: own[names[1]] for kind, names in kinds.items() if names[1] in own},
-            outputs=own,
-        )
-
-    @classmethod
-    def from_stack(cls, cloudformation: Any, stack_name: str, prefix: str | None = None) -> StackResources:
-        """The resources of the construct in ``stack_name``; ``prefix`` ``None`` finds the one prefix used."""
-        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        if prefix is None:
-            prefixes = output_prefixes(outputs)
-            if len(prefixes) > 1:
-                raise ResourcesNotFoundError(
-                    f"stack {stack_name} holds {len(prefixes)} AsyncInferenceResults constructs "
-                    f"(output prefixes {prefixes}); name one with the output prefix"
-                )
-            prefix = prefixes[0] if prefixes else ""
-        return cls.from_outputs(outputs, prefix)
-
-
-def output_prefixes(outputs: dict[str, str]) -> list[str]:
-    """The output prefixes under which ``outputs`` hold every output a client needs (``""``: no prefix)."""
-    candidates = {
-        key[: -len(contract.OUTPUT_ENDPOINT_NAME)]
-        for key in outputs
-        if key.endswith(contract.OUTPUT_ENDPOINT_NAME)
-    }
-    return sorted(p for p in candidates if all(p + name in outputs for name in contract.CLIENT_OUTPUTS))
-
-
-@dataclass(frozen=True)
-class DeployedConstruct:
-    """One ``AsyncInferenceResults`` construct found in a deployed stack."""
-
-    stack_name: str
-    prefix: str
-    resources: StackResources
-
-
-def find_constructs(cloudformation: Any) -> list[DeployedConstruct]:
-    """Every construct deployed in the account and region, found by its outputs (any stack name).
-
-    Stacks being deleted or never created are skipped; the stack's name is whatever the user's app
-    chose, so only the outputs in :data:`~sagemaker_async_results.contract.CLIENT_OUTPUTS` identify it.
-    """
-    found = []
-    for page in cloudformation.get_paginator("describe_stacks").paginate():
-        for stack in page.get("Stacks", []):
-            if stack.get("StackStatus", "").startswith(("DELETE_", "REVIEW_")):
-                continue
-            outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-            for prefix in output_prefixes(outputs):
-                found.append(
-                    DeployedConstruct(
-                        stack["StackName"], prefix, StackResources.from_outputs(outputs, prefix)
-                    )
-                )
-    return found
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What ``InvokeEndpointAsync`` answered (``input_location`` is ``None`` for an inline ``Body``)."""
-
-    inference_id: str
-    input_location: str | None
-    output_location: str
-    failure_location: str | None
-    submitted_at: datetime
-    #: The inference ID had been submitted before: no second request was made, this is the first one's.
-    resubmitted: bool = False
-
-
-@dataclass(frozen=True)
-class InferenceRecord:
-    """What the result store knows of one inference."""
-
-    inference_id: str
-    status: InferenceStatus
-    output_location: str | None = None
-    failure_location: str | None = None
-    failure_reason: str | None = None
-    content_type: str | None = None
-    routed_to: tuple[str, ...] = ()
-    #: ``InProgress``, ``Routed`` or ``Failed`` (routing to handlers and destinations, not the inference).
-    routing: str | None = None
-    #: When routing failed: ``{"reason", "message", "handler"}``.
-    routing_error: dict[str, str] | None = None
-    latency_ms: float | None = None
-    submitted_at: datetime | None = None
-    expires_by: datetime | None = None
-    inline_body: bytes | None = None
-    #: Routed by recovery: SageMaker's notification never arrived, the result was found in S3.
-    recovered: bool = False
-    #: Reported from S3 past the expiry moment: the object exists, no notification was routed.
-    found_in_s3: bool = False
-    item: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def routing_failed(self) -> bool:
-        """A handler or destination failed for this result (the inference itself may have completed)."""
-        return self.routing == contract.ROUTING_FAILED
-
-    @property
-    def done(self) -> bool:
-        return self.status in (InferenceStatus.COMPLETED, InferenceStatus.FAILED, InferenceStatus.EXPIRED)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "inferenceId": self.inference_id,
-            "status": str(self.status),
-            "outputLocation": self.output_location,
-            "failureLocation": self.failure_location,
-            "failureReason": self.failure_reason,
-            "contentType": self.content_type,
-            "routedTo": list(self.routed_to),
-            "routing": self.routing,
-            "routingError": self.routing_error,
-            "latencyMs": self.latency_ms,
-            "submittedAt": self.submitted_at.isoformat() if self.submitted_at else None,
-            "expiresBy": self.expires_by.isoformat() if self.expires_by else None,
-            "recovered": self.recovered,
-            "foundInS3": self.found_in_s3,
-        }
+#: Submitted-record attribute naming the caller's reply queue (its URL), read by the function.
+REPLY_TO_ATTRIBUTE = "replyTo"
 
 
 @dataclass(frozen=True)
@@ -227,20 +95,6 @@ class RedriveReport:
     errors: tuple[str, ...] = ()
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``; both parts must be present."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise ValueError(f"expected an s3://bucket/key URI, got {uri!r}")
-    return bucket, key
-
-
 class AsyncInferenceClient:
     """Client for an endpoint deployed by this project's stack.
 
@@ -248,10 +102,21 @@ class AsyncInferenceClient:
     ----------
     resources:
         From :meth:`StackResources.from_stack`.
-    s3, sagemaker_runtime, dynamodb, lambda_client, sqs:
-        boto3 clients (``lambda_client`` and ``sqs`` are needed only by :meth:`redrive`).
+    s3, sagemaker_runtime, dynamodb, lambda_client, sqs, kinesis:
+        boto3 clients (``lambda_client`` only for :meth:`redrive`; ``sqs`` for the reply queue and
+        :meth:`redrive`; ``kinesis`` for the results stream).
     clock:
         Returns "now"; injectable for tests of the expiry rule.
+    push:
+        How results reach the waiter besides the result store: ``auto`` (default: the caller's own
+        reply queue when the stack has the reply-queue destination, output ``ReplyQueuePrefix``; else
+        the Kinesis results stream when it has one), ``reply-queue``, ``stream``, or ``none`` (batched
+        reads of the store only). ``use_stream=False`` is the older spelling of "not the stream".
+    sources:
+        Push sources to use instead (tests, benches).
+    endpoint_name:
+        The endpoint to invoke, instead of the stack's ``EndpointName`` output (needed when the stack
+        serves several endpoints).
 
     Example
     -------
@@ -273,25 +138,65 @@ class AsyncInferenceClient:
         kinesis: Any = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         use_stream: bool = True,
+        push: str = "auto",
+        sources: list[PushSource] | None = None,
+        endpoint_name: str | None = None,
     ) -> None:
+        if push not in ("auto", "reply-queue", "stream", "none"):
+            raise ValueError(f"push={push!r}: expected 'auto', 'reply-queue', 'stream' or 'none'")
+        if endpoint_name:
+            from dataclasses import replace
+
+            resources = replace(resources, endpoint_name=endpoint_name)
         self.resources = resources
         self._s3, self._runtime, self._dynamodb = s3, sagemaker_runtime, dynamodb
         self._lambda, self._sqs, self._kinesis = lambda_client, sqs, kinesis
         self._clock = clock
-        self._use_stream = use_stream
+        self.store = ResultStoreReader(resources.results_table, dynamodb=dynamodb, s3=s3, clock=clock)
+        self._push = push if use_stream or push != "auto" else "reply-queue"
+        self._sources = sources
         self._waiter: ResultWaiter | None = None
         self._waiter_lock = threading.Lock()
-        #: Inference ID -> what the one S3 check before Expired found.
-        self._s3_checked: dict[str, tuple[InferenceStatus, str | None]] = {}
+
+    def _push_sources(self) -> list[PushSource]:
+        """The push source the stack offers: the caller's reply queue, else the results stream, else none.
+
+        ``push`` chooses: ``auto`` (that order), ``reply-queue``, ``stream`` or ``none`` (store only).
+        """
+        if self._sources is not None:
+            return self._sources
+        outputs = self.resources.outputs
+        prefix = outputs.get(REPLY_QUEUE_PREFIX_OUTPUT)
+        stream = outputs.get(RESULTS_STREAM_OUTPUT)
+        if self._push in ("auto", "reply-queue") and prefix and self._sqs is not None:
+            return [ReplyQueueSource(prefix, self._sqs, kms_key=outputs.get(REPLY_QUEUE_KEY_OUTPUT))]
+        if self._push in ("auto", "stream") and stream and self._kinesis is not None:
+            return [StreamSource(stream, self._kinesis)]
+        return []
+
+    def _reply_to(self) -> str | None:
+        """The URL of this process's reply queue (created at the first submit), if the waiter has one."""
+        for source in self.waiter.sources:
+            if isinstance(source, ReplyQueueSource):
+                return source.address()
+        return None
 
     @classmethod
     def from_stack(
-        cls, stack_name: str, session: Any = None, *, output_prefix: str | None = None, **client_kwargs: Any
+        cls,
+        stack_name: str,
+        session: Any = None,
+        *,
+        output_prefix: str | None = None,
+        push: str = "auto",
+        endpoint_name: str | None = None,
+        **client_kwargs: Any,
     ) -> AsyncInferenceClient:
         """Build from a deployed stack's outputs.
 
         Endpoints and credentials come from boto3's usual configuration (profile, ``AWS_ENDPOINT_URL*``);
-        ``client_kwargs`` go to every boto3 client (e.g. ``endpoint_url``, ``config``).
+        ``client_kwargs`` go to every boto3 client (e.g. ``endpoint_url``, ``config``). ``endpoint_name``
+        is needed when the stack serves several endpoints (it then has no ``EndpointName`` output).
         """
         import boto3
 
@@ -299,7 +204,7 @@ class AsyncInferenceClient:
         resources = StackResources.from_stack(
             session.client("cloudformation", **client_kwargs), stack_name, output_prefix
         )
-        return cls.from_resources(resources, session, **client_kwargs)
+        return cls.from_resources(resources, session, push=push, endpoint_name=endpoint_name, **client_kwargs)
 
     @classmethod
     def from_names(
@@ -320,11 +225,21 @@ class AsyncInferenceClient:
 
     @classmethod
     def from_resources(
-        cls, resources: StackResources, session: Any = None, **client_kwargs: Any
+        cls,
+        resources: StackResources,
+        session: Any = None,
+        *,
+        push: str = "auto",
+        endpoint_name: str | None = None,
+        **client_kwargs: Any,
     ) -> AsyncInferenceClient:
-        """Build from resources already known, with clients from ``session`` (default: boto3's)."""
+        """Build from resources already known, with clients from ``session`` (default: boto3's).
+
+        ``push`` and ``endpoint_name``: see the class; ``client_kwargs`` go to every boto3 client.
+        """
         import boto3
 
+        options: dict[str, Any] = {"push": push, "endpoint_name": endpoint_name}
         session = session or boto3.Session()
         return cls(
             resources,
@@ -336,6 +251,7 @@ class AsyncInferenceClient:
             kinesis=session.client("kinesis", **client_kwargs)
             if RESULTS_STREAM_OUTPUT in resources.outputs
             else None,
+            **options,
         )
 
     # -- submit -------------------------------------------------------------------------------------
@@ -381,6 +297,12 @@ class AsyncInferenceClient:
         failure locations. After TTL + invocation timeout without a notification, the request is checked
         once in S3 and reported Expired only when neither location exists.
         """
+        if not self.resources.endpoint_name:
+            raise ResourcesNotFoundError(
+                "no endpoint to invoke: the stack has no EndpointName output (it serves several endpoints "
+                "or none); received endpoint_name=None, expected the endpoint's name "
+                "(AsyncInferenceClient.from_stack(..., endpoint_name=...))"
+            )
         caller_chose_id = inference_id is not None
         inference_id = inference_id or str(uuid.uuid4())
         body: bytes | None = None
@@ -428,6 +350,8 @@ class AsyncInferenceClient:
                 contract.SUBMITTED_CUSTOM_ATTRIBUTES_ATTRIBUTE: custom_attributes,
                 contract.SUBMITTED_ACCEPT_ATTRIBUTE: accept,
                 contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE: task_token,
+                # Where the result function sends the result record (this process's reply queue).
+                REPLY_TO_ATTRIBUTE: self._reply_to(),
             },
             only_once=caller_chose_id,
         )
@@ -497,7 +421,7 @@ class AsyncInferenceClient:
         try:
             self._dynamodb.update_item(**arguments)
         except Exception as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
             item = self._dynamodb.get_item(
                 TableName=self.resources.results_table, Key=arguments["Key"], ConsistentRead=True
@@ -507,7 +431,7 @@ class AsyncInferenceClient:
                 input_location=item.get("inputLocation", {}).get("S"),
                 output_location=item["submittedOutputLocation"]["S"],
                 failure_location=item.get("submittedFailureLocation", {}).get("S"),
-                submitted_at=_parse_time(item.get("submittedAt", {}).get("S")) or self._clock(),
+                submitted_at=parse_time(item.get("submittedAt", {}).get("S")) or self._clock(),
                 resubmitted=True,
             )
         return None
@@ -657,13 +581,10 @@ class AsyncInferenceClient:
 
     @property
     def waiter(self) -> ResultWaiter:
-        """The client's one waiter (created on first use; push from the results stream when there is one)."""
+        """The client's one waiter (created on first use, with the push source the stack offers)."""
         with self._waiter_lock:
             if self._waiter is None:
-                stream = self.resources.outputs.get(RESULTS_STREAM_OUTPUT) if self._use_stream else None
-                self._waiter = ResultWaiter(
-                    self, stream_arn=stream if self._kinesis is not None else None, kinesis=self._kinesis
-                )
+                self._waiter = ResultWaiter(self.store, sources=self._push_sources())
             return self._waiter
 
     def close(self) -> None:
@@ -684,90 +605,12 @@ class AsyncInferenceClient:
 
         A record still Submitted past its expiry moment is checked once in S3 (see :meth:`status`).
         """
-        if len(inference_ids) > BATCH_GET_LIMIT:
-            raise ValueError(f"at most {BATCH_GET_LIMIT} inference IDs per call")
-        keys = [{contract.TABLE_PARTITION_KEY: {"S": contract.result_key(i)}} for i in inference_ids]
-        found: dict[str, InferenceRecord] = {}
-        request: dict[str, Any] = {self.resources.results_table: {"Keys": keys, "ConsistentRead": True}}
-        while request:
-            if stats is not None:
-                stats.calls["BatchGetItem"] += 1
-            response = self._dynamodb.batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(self.resources.results_table, []):
-                inference_id = item.get("inferenceId", {}).get("S") or item[contract.TABLE_PARTITION_KEY][
-                    "S"
-                ].removeprefix(contract.RESULT_KEY_PREFIX)
-                found[inference_id] = self._unexpired(_record_from_item(inference_id, item), stats)
-            request = response.get("UnprocessedKeys") or {}
-            if request:
-                time.sleep(0.05)
-        return found
+        return self.store.batch_status(inference_ids, stats.calls if stats is not None else None)
 
     # -- read ---------------------------------------------------------------------------------------
     def status(self, inference_id: str) -> InferenceRecord:
         """The current record; ``Submitted`` past its expiry moment is reported as ``Expired``."""
-        item = self._dynamodb.get_item(
-            TableName=self.resources.results_table,
-            Key={contract.TABLE_PARTITION_KEY: {"S": contract.result_key(inference_id)}},
-            ConsistentRead=True,
-        ).get("Item")
-        if not item:
-            return InferenceRecord(inference_id=inference_id, status=InferenceStatus.UNKNOWN)
-        return self._unexpired(_record_from_item(inference_id, item))
-
-    def _unexpired(self, record: InferenceRecord, stats: WaiterStats | None = None) -> InferenceRecord:
-        """``record``, or for a Submitted one past its expiry moment what S3 holds: checked once.
-
-        SageMaker may fail to publish a notification (``NotificationFailures``) after writing the
-        output; such a request is reported Completed (or Failed) from its object, with
-        ``found_in_s3``; only when neither its output nor its failure exists is it Expired.
-        """
-        if not (
-            record.status == InferenceStatus.SUBMITTED
-            and record.expires_by
-            and self._clock() > record.expires_by
-        ):
-            return record
-        with self._waiter_lock:
-            known = self._s3_checked.get(record.inference_id)
-        if known is None:
-            known = self._check_s3(record, stats)
-            with self._waiter_lock:
-                self._s3_checked[record.inference_id] = known
-        status, location = known
-        if status == InferenceStatus.COMPLETED:
-            return replace(record, status=status, output_location=location, found_in_s3=True)
-        if status == InferenceStatus.FAILED:
-            return replace(
-                record,
-                status=status,
-                failure_location=location,
-                failure_reason=FOUND_FAILURE_REASON,
-                found_in_s3=True,
-            )
-        return replace(record, status=InferenceStatus.EXPIRED)
-
-    def _check_s3(
-        self, record: InferenceRecord, stats: WaiterStats | None
-    ) -> tuple[InferenceStatus, str | None]:
-        candidates = (
-            (InferenceStatus.COMPLETED, record.item.get("submittedOutputLocation", {}).get("S")),
-            (InferenceStatus.FAILED, record.item.get("submittedFailureLocation", {}).get("S")),
-        )
-        for status, location in candidates:
-            if not location or self._s3 is None:
-                continue
-            bucket, key = split_s3_uri(location)
-            if stats is not None:
-                stats.calls["HeadObject"] += 1
-            try:
-                self._s3.head_object(Bucket=bucket, Key=key)
-            except Exception as error:
-                if _error_code(error) in ("404", "NoSuchKey", "NotFound"):
-                    continue
-                raise
-            return status, location
-        return InferenceStatus.EXPIRED, None
+        return self.store.status(inference_id)
 
     def wait(
         self,
@@ -883,27 +726,6 @@ class AsyncInferenceClient:
         return RedriveReport(replayed=replayed, still_failing=failing, errors=tuple(errors))
 
 
-def _error_code(error: Exception) -> str:
-    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-
-
-def record_from_stream(inference_id: str, item: dict[str, Any]) -> InferenceRecord:
-    """An :class:`InferenceRecord` from a result record as the destinations send it (plain JSON)."""
-
-    def attribute(value: Any) -> dict[str, Any]:
-        if isinstance(value, list):
-            return {"L": [attribute(v) for v in value]}
-        if isinstance(value, dict):
-            return {"M": {k: attribute(v) for k, v in value.items()}}
-        if isinstance(value, bool):
-            return {"BOOL": value}
-        if isinstance(value, int | float):
-            return {"N": str(value)}
-        return {"S": str(value)}
-
-    return _record_from_item(inference_id, {k: attribute(v) for k, v in item.items() if v is not None})
-
-
 def _progress_reporter(
     progress: bool | Callable[[int, int | None], None], total: int | None
 ) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
@@ -942,53 +764,3 @@ def event_from_dead_letter(body: str) -> Any:
     if isinstance(message, dict) and message.get("Type") == "Notification" and "Message" in message:
         return sns_lambda_event(message, subscription_arn=message.get("TopicArn", "") + ":redrive")
     return message
-
-
-def _record_from_item(inference_id: str, item: dict[str, Any]) -> InferenceRecord:
-    def text(name: str) -> str | None:
-        value = item.get(name)
-        return value.get("S") if value else None
-
-    latency = item.get("latencyMs", {}).get("N")
-    routed = item.get(contract.ROUTED_TO_ATTRIBUTE, {})
-    routed_to = tuple(v["S"] for v in routed.get("L", [])) or tuple(routed.get("SS", []))
-    inline = item.get(contract.INLINE_BODY_ATTRIBUTE, {})
-    inline_body = (
-        inline.get("B") if "B" in inline else (base64.b64decode(inline["S"]) if "S" in inline else None)
-    )
-    try:
-        status = InferenceStatus(text("status") or "Unknown")
-    except ValueError:
-        status = InferenceStatus.UNKNOWN
-    return InferenceRecord(
-        inference_id=inference_id,
-        status=status,
-        output_location=text("outputLocation"),
-        failure_location=text("failureLocation"),
-        failure_reason=text("failureReason"),
-        content_type=text("contentType"),
-        routed_to=routed_to,
-        routing=text(contract.ROUTING_ATTRIBUTE),
-        routing_error=_routing_error(item.get(contract.ROUTING_ERROR_ATTRIBUTE)),
-        latency_ms=float(latency) if latency is not None else None,
-        submitted_at=_parse_time(text("submittedAt")),
-        expires_by=_parse_time(text("expiresBy")),
-        inline_body=inline_body,
-        recovered=bool(item.get(contract.RECOVERED_ATTRIBUTE, {}).get("BOOL", False)),
-        item=item,
-    )
-
-
-def _routing_error(value: Any) -> dict[str, str] | None:
-    """``routingError`` as plain strings (a DynamoDB map of strings; a JSON string is accepted too)."""
-    if not value:
-        return None
-    if "M" in value:
-        return {k: next(iter(v.values())) if isinstance(v, dict) and v else "" for k, v in value["M"].items()}
-    if "S" in value:
-        try:
-            decoded = json.loads(value["S"])
-        except ValueError:
-            return {"reason": "RoutingFailed", "message": value["S"], "handler": ""}
-        return {k: str(v) for k, v in decoded.items()} if isinstance(decoded, dict) else None
-    return None

@@ -1,0 +1,351 @@
+"""The caller's own reply queue as a push source: the default stack's delivery to callers.
+
+AWS's request-reply "temporary queue" pattern: each client process creates one SQS queue of its own
+(the stack's name prefix, output ``ReplyQueuePrefix``, so that IAM can allow exactly those queues),
+names it in each request's Submitted record (``replyTo``), and long-polls it. The result-handler
+function, which reads that record when it claims the result, sends the result record there (several
+records per message, ``SendMessageBatch``). So each process receives only its own results, at a cost
+that does not grow with other processes' traffic, and within SQS's quotas at any number of processes
+(a standard queue has no practical API rate limit for ``ReceiveMessage``).
+
+Costs, from the SQS documentation: ``ReceiveMessage`` returns up to 10 messages and long-polls up to
+20 s (returning as soon as one arrives): while requests are pending and nothing arrives, 3 calls per
+minute; while nothing is pending, no receive at all, only the heartbeat (:data:`HEARTBEAT_SECONDS`).
+Receipts are deleted 10 per ``DeleteMessageBatch``.
+
+Leftovers: the queue carries a ``heartbeat`` tag (epoch seconds) refreshed every
+:data:`HEARTBEAT_SECONDS`; the stack's sweeper deletes queues of its prefix whose heartbeat is older than
+:data:`EXPIRY_SECONDS`, every :data:`SWEEP_MINUTES` minutes: a killed caller's queue is gone within
+``EXPIRY_SECONDS + SWEEP_MINUTES`` minutes (+ up to 60 s that SQS takes to delete a queue). A closed
+client deletes its queue at once (``close()``, or at interpreter exit).
+
+What can go wrong, and what happens: the queue deleted under a live caller (e.g. a laptop asleep past
+the expiry) -> ``QueueDoesNotExist``: counted, a new queue is created for the requests submitted from
+then on, and the waiter reads the store for those already pending; a throttled or failed receive ->
+counted, backed off, and the store is read meanwhile (``healthy`` false). A result sent to a queue that
+is gone is only logged by the function: the result store has it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sagemaker_async_results.client.records import error_code
+from sagemaker_async_results.client.sources import Backoff, is_throttled
+from sagemaker_async_results.client.waiter import Pacer
+
+if TYPE_CHECKING:
+    from sagemaker_async_results.client.waiter import ResultWaiter
+
+logger = logging.getLogger(__name__)
+
+#: Tag holding the epoch seconds of the caller's last heartbeat.
+HEARTBEAT_TAG = "heartbeat"
+#: Seconds between heartbeats of a live caller (idle or not).
+HEARTBEAT_SECONDS = 300
+#: A queue whose heartbeat is older than this is a dead caller's (three missed heartbeats).
+EXPIRY_SECONDS = 900
+#: Minutes between two runs of the stack's sweeper.
+SWEEP_MINUTES = 5
+#: ``ReceiveMessage``'s longest long poll, and the most messages one call returns.
+LONG_POLL_SECONDS = 20
+RECEIVE_LIMIT = 10
+#: Messages kept at most this long (the result store keeps every result anyway).
+RETENTION_SECONDS = 3600
+#: A received message stays invisible this long: it is deleted well before (10 receipts per call).
+VISIBILITY_SECONDS = 120
+#: The SQS error codes of a queue that is gone.
+_GONE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
+
+
+def queue_policy(queue_arn: str) -> str:
+    """The queue's policy: TLS only (the account's IAM policies grant the rest)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sqs:*",
+                    "Resource": queue_arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+def queue_arn(queue_url: str, partition: str = "aws") -> str:
+    """``https://sqs.<region>.amazonaws.com/<account>/<name>`` -> the queue's ARN."""
+    host, _, path = queue_url.split("://", 1)[-1].partition("/")
+    account, _, name = path.partition("/")
+    region = host.split(".")[1] if host.startswith("sqs.") else "us-east-1"
+    return f"arn:{partition}:sqs:{region}:{account}:{name}"
+
+
+def records_of(body: str) -> list[dict[str, Any]]:
+    """The result records of one reply message (``{"results": [...]}``; a bare record is accepted)."""
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return []
+    if isinstance(decoded, dict) and isinstance(decoded.get("results"), list):
+        return [r for r in decoded["results"] if isinstance(r, dict)]
+    return [decoded] if isinstance(decoded, dict) else []
+
+
+class ReplyQueueSource:
+    """The caller's reply queue (see the module docstring).
+
+    Parameters
+    ----------
+    prefix:
+        The stack's reply-queue name prefix (output ``ReplyQueuePrefix``); the queue is named
+        ``<prefix><32 hex digits>`` (SQS names are at most 80 characters).
+    sqs:
+        A boto3 SQS client.
+    kms_key:
+        The customer managed key to encrypt the queue with (output ``ReplyQueueKeyArn``); ``None``:
+        SQS-managed encryption (SSE-SQS).
+    wait_seconds, heartbeat_seconds, clock:
+        The long poll, the heartbeat period, and "now" in epoch seconds (a bench compresses time).
+    batch_wait:
+        Longest pause between two receives while many requests are pending, so that a receive finds
+        several results (0: receive again at once).
+    """
+
+    name = "replyQueue"
+
+    def __init__(
+        self,
+        prefix: str,
+        sqs: Any,
+        *,
+        kms_key: str | None = None,
+        wait_seconds: int = LONG_POLL_SECONDS,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        batch_wait: float = 0.05,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if sqs is None:
+            raise ValueError("a reply queue needs an sqs client")
+        if len(prefix) > 80 - 32:
+            raise ValueError(f"reply queue prefix {prefix!r}: expected at most 48 characters")
+        self.prefix = prefix
+        self._sqs = sqs
+        self._kms_key = kms_key
+        self._wait_seconds = wait_seconds
+        self._heartbeat_seconds = heartbeat_seconds
+        self._clock = clock
+        self.pacer = Pacer(0.0, batch_wait, per_read=RECEIVE_LIMIT)
+        self._backoff = Backoff()
+        self._url: str | None = None
+        self._url_lock = threading.Lock()
+        self._last_heartbeat = 0.0
+        self._receipts: list[str] = []
+        self._healthy = True
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._waiter: ResultWaiter | None = None
+        #: Calls made before the waiter exists (creating the queue at the first submit).
+        self.setup_calls: dict[str, int] = {}
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    @property
+    def url(self) -> str | None:
+        """The queue's URL once created."""
+        return self._url
+
+    # -- the queue ------------------------------------------------------------------------------------
+    def address(self) -> str:
+        """The queue's URL, creating the queue on first use (the client names it in each request)."""
+        with self._url_lock:
+            if self._url is None:
+                self._url = self._create()
+            return self._url
+
+    def _count(self, operation: str) -> None:
+        if self._waiter is not None:
+            self._waiter.stats.calls[operation] += 1
+        else:
+            self.setup_calls[operation] = self.setup_calls.get(operation, 0) + 1
+
+    def _create(self) -> str:
+        attributes = {
+            "MessageRetentionPeriod": str(RETENTION_SECONDS),
+            "VisibilityTimeout": str(VISIBILITY_SECONDS),
+            "ReceiveMessageWaitTimeSeconds": str(self._wait_seconds),
+        }
+        if self._kms_key:
+            attributes["KmsMasterKeyId"] = self._kms_key
+        else:
+            attributes["SqsManagedSseEnabled"] = "true"
+        self._count("CreateQueue")
+        now = self._clock()
+        url = str(
+            self._sqs.create_queue(
+                QueueName=f"{self.prefix}{uuid.uuid4().hex}",
+                Attributes=attributes,
+                tags={HEARTBEAT_TAG: str(int(now))},
+            )["QueueUrl"]
+        )
+        self._last_heartbeat = now
+        self._count("SetQueueAttributes")
+        self._sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(queue_arn(url))})
+        atexit.register(self._delete_at_exit, url)
+        logger.info("reply queue created: %s", url)
+        return url
+
+    def _delete_at_exit(self, url: str) -> None:
+        try:
+            self._sqs.delete_queue(QueueUrl=url)
+        except Exception as error:  # the sweeper removes it within the documented bound
+            logger.debug("reply queue %s not deleted at exit: %s", url, error)
+
+    def _replace(self, waiter: ResultWaiter) -> None:
+        """The queue is gone: a new one for the requests from now on; the store for those pending."""
+        waiter.stats.recovered["QueueRecreated"] += 1
+        with self._url_lock:
+            old, self._url = self._url, None
+            self._receipts.clear()
+            if old is not None:
+                atexit.unregister(self._delete_at_exit)
+        logger.warning("reply queue %s is gone; creating another, the result store is read meanwhile", old)
+        waiter.push_lost()
+        try:
+            self.address()
+        except Exception as error:
+            waiter.stats.errors["CreateQueue"] += 1
+            self._healthy = False
+            logger.warning("reply queue: creating another failed (%s)", error)
+
+    def _heartbeat(self, waiter: ResultWaiter) -> None:
+        now = self._clock()
+        url = self._url
+        if url is None or now - self._last_heartbeat < self._heartbeat_seconds:
+            return
+        waiter.stats.calls["TagQueue"] += 1
+        try:
+            self._sqs.tag_queue(QueueUrl=url, Tags={HEARTBEAT_TAG: str(int(now))})
+        except Exception as error:
+            if error_code(error) in _GONE:
+                self._replace(waiter)
+                return
+            waiter.stats.errors["TagQueue"] += 1
+            logger.warning("reply queue: heartbeat failed (%s); retried next time", error)
+            return
+        self._last_heartbeat = now
+
+    # -- the thread -----------------------------------------------------------------------------------
+    def start(self, waiter: ResultWaiter) -> None:
+        self._waiter = waiter
+        for operation, count in self.setup_calls.items():
+            waiter.stats.calls[operation] += count
+        self.setup_calls.clear()
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="async-results-reply-queue", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def close(self, *, delete: bool = True) -> None:
+        """Stop receiving; with ``delete`` (default) delete the queue (requests still pending resolve
+        from the store only, by a later client)."""
+        self._stop.set()
+        self._wake.set()
+        with self._url_lock:
+            url, self._url = self._url, None
+        if url is not None and delete:
+            atexit.unregister(self._delete_at_exit)
+            self._delete_at_exit(url)
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+
+    def _run(self) -> None:
+        waiter = self._waiter
+        assert waiter is not None
+        while not self._stop.is_set():
+            self._heartbeat(waiter)
+            url = self._url
+            if not waiter.pending() or url is None:
+                self._flush(waiter)
+                # Idle: no receive; wake up for a new request or for the next heartbeat.
+                due = self._last_heartbeat + self._heartbeat_seconds - self._clock()
+                self._wake.wait(max(0.01, min(1.0, due)))
+                self._wake.clear()
+                continue
+            started = time.monotonic()
+            try:
+                found = self._receive(waiter, url)
+            except Exception as error:
+                pause = self._failed(waiter, error, url)
+            else:
+                self._healthy = True
+                self._backoff.reset()
+                self.pacer.note(found)
+                pause = self.pacer.pause(waiter.pending()) - (time.monotonic() - started)
+            self._stop.wait(max(0.0, pause))
+        self._flush(waiter)
+
+    def _failed(self, waiter: ResultWaiter, error: Exception, url: str) -> float:
+        if error_code(error) in _GONE:
+            if url == self._url:
+                self._replace(waiter)
+            return 0.0
+        if is_throttled(error):
+            waiter.stats.throttled["ReceiveMessage"] += 1
+        else:
+            waiter.stats.errors["ReceiveMessage"] += 1
+            self._healthy = False
+            logger.warning("reply queue: receive failed (%s); the result store is read meanwhile", error)
+        return self._backoff.next()
+
+    def _receive(self, waiter: ResultWaiter, url: str) -> int:
+        waiter.stats.calls["ReceiveMessage"] += 1
+        messages = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=RECEIVE_LIMIT,
+            WaitTimeSeconds=self._wait_seconds,
+            VisibilityTimeout=VISIBILITY_SECONDS,
+        ).get("Messages", [])
+        found = 0
+        for message in messages:
+            self._receipts.append(message["ReceiptHandle"])
+            for record in records_of(message.get("Body", "")):
+                if waiter.deliver(record, self.name):
+                    found += 1
+        if len(self._receipts) >= RECEIVE_LIMIT:
+            self._flush(waiter)
+        return found
+
+    def _flush(self, waiter: ResultWaiter) -> None:
+        """Delete the receipts held, 10 per ``DeleteMessageBatch`` (a failure only lets them reappear)."""
+        url = self._url
+        while self._receipts and url is not None:
+            batch, self._receipts = self._receipts[:RECEIVE_LIMIT], self._receipts[RECEIVE_LIMIT:]
+            waiter.stats.calls["DeleteMessageBatch"] += 1
+            try:
+                self._sqs.delete_message_batch(
+                    QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(batch)]
+                )
+            except Exception as error:
+                waiter.stats.errors["DeleteMessageBatch"] += 1
+                logger.debug(
+                    "reply queue: deleting receipts failed (%s); they reappear and are ignored", error
+                )
+                return
