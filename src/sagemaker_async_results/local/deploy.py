@@ -50,6 +50,13 @@ class DeployedStack:
     skipped_subscriptions: list[str] = field(default_factory=list)
     #: Published file assets: S3 object key -> the folder or file it was made from.
     asset_sources: dict[str, Path] = field(default_factory=dict)
+    #: Function name -> its execution role's ARN; endpoint name -> its SageMaker execution role's ARN.
+    function_roles: dict[str, str] = field(default_factory=dict)
+    endpoint_roles: dict[str, str] = field(default_factory=dict)
+    #: Function or endpoint name -> the credentials (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    #: ``AWS_SESSION_TOKEN``) of its execution role, assumed in the emulator (empty without IAM).
+    function_credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    endpoint_credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def code_path(self, logical_id: str) -> Path | None:
         """The asset folder of a Lambda function's code (found by its S3 key, as ``cdk deploy`` uploads it)."""
@@ -169,10 +176,16 @@ def _zip_directory(directory: Path) -> bytes:
 
 
 class LocalDeployer:
-    """Deploys cloud assembly stacks into an AWS-compatible endpoint (the emulator by default)."""
+    """Deploys cloud assembly stacks into an AWS-compatible endpoint (the emulator by default).
 
-    def __init__(self, target: AwsTarget) -> None:
+    With ``iam`` (the embedded emulator enforcing permissions) the deploy also applies the template's
+    topic, queue and bucket policies (moto's CloudFormation skips them) and assumes each function's and
+    endpoint's execution role, so that they run with its credentials.
+    """
+
+    def __init__(self, target: AwsTarget, *, iam: bool = False) -> None:
         self.target = target
+        self.iam = iam
         self._cfn = target.client("cloudformation")
         self._s3 = target.client("s3")
         self._sns = target.client("sns")
@@ -232,8 +245,14 @@ class LocalDeployer:
         }
         deployed = DeployedStack(stack_name, outputs, physical_ids, template, asset_sources=assets)
         self._ensure_endpoint_names(deployed, endpoint_names)
+        if self.iam:
+            # CloudFormation creates a queue's policy before the subscriptions and bucket notifications
+            # that need it (S3 sends a test event to the queue as the notification is put).
+            self._apply_resource_policies(deployed)
         self._create_subscriptions(deployed)
         self._put_bucket_notifications(deployed)
+        if self.iam:
+            self._assume_execution_roles(deployed)
         return deployed
 
     def _create_or_update(self, stack_name: str, template: dict[str, Any]) -> None:
@@ -338,7 +357,142 @@ class LocalDeployer:
             return f"arn:aws:lambda:{region}:{account}:function:{physical_id}"
         if physical_id.startswith("arn:"):
             return physical_id
+        patterns = {
+            "AWS::S3::Bucket": "arn:aws:s3:::{id}",
+            "AWS::IAM::Role": "arn:aws:iam::{account}:role/{id}",
+            "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{id}",
+            "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{id}",
+            "AWS::Kinesis::Stream": "arn:aws:kinesis:{region}:{account}:stream/{id}",
+            "AWS::Logs::LogGroup": "arn:aws:logs:{region}:{account}:log-group:{id}:*",
+            "AWS::Events::EventBus": "arn:aws:events:{region}:{account}:event-bus/{id}",
+        }
+        if resource_type in patterns:
+            return patterns[resource_type].format(id=physical_id, region=region, account=account)
         raise DeployError(f"no local ARN rule for {resource_type} {physical_id}")
+
+    # -- permissions ----------------------------------------------------------------------------------
+    def resolve_document(self, value: Any, deployed: DeployedStack) -> Any:
+        """A template value (a policy document) with the intrinsics policies use resolved as CloudFormation
+        would: ``Ref`` (resources, pseudo parameters), ``Fn::GetAtt ... Arn``, ``Fn::Join``,
+        ``Fn::FindInMap``, ``Fn::Select``, ``Fn::Split`` and ``Fn::Sub`` without a variable map."""
+        pseudo = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.target.region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": deployed.name,
+        }
+        resources = deployed.template.get("Resources", {})
+
+        def visit(node: Any) -> Any:
+            if isinstance(node, list):
+                return [visit(item) for item in node]
+            if not isinstance(node, dict):
+                return node
+            if len(node) != 1:
+                return {key: visit(item) for key, item in node.items()}
+            ((name, argument),) = node.items()
+            if name == "Ref":
+                if argument in pseudo:
+                    return pseudo[argument]
+                physical = deployed.physical_ids.get(argument)
+                if physical is None:
+                    raise DeployError(f"cannot resolve Ref {argument} locally")
+                if resources.get(argument, {}).get("Type") == "AWS::SNS::Topic":
+                    return self._arn("AWS::SNS::Topic", physical)
+                return physical
+            if name == "Fn::GetAtt":
+                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                if attribute != "Arn":
+                    raise DeployError(f"cannot resolve {logical_id}.{attribute} locally")
+                return self._arn(resources[logical_id]["Type"], deployed.physical_ids[logical_id])
+            if name == "Fn::Join":
+                separator, items = argument
+                return str(separator).join(str(visit(item)) for item in visit(items))
+            if name == "Fn::FindInMap":
+                mapping, first, second = (visit(item) for item in argument)
+                return deployed.template["Mappings"][mapping][first][second]
+            if name == "Fn::Select":
+                index, items = argument
+                return visit(items)[int(visit(index))]
+            if name == "Fn::Split":
+                separator, text = argument
+                return str(visit(text)).split(separator)
+            if name == "Fn::Sub" and isinstance(argument, str):
+                text = argument
+                for key, value in pseudo.items():
+                    text = text.replace("${" + key + "}", value)
+                return text
+            return {name: visit(argument)}
+
+        return visit(value)
+
+    def _apply_resource_policies(self, deployed: DeployedStack) -> None:
+        """Put each topic, queue and bucket policy of the template through the service's API.
+
+        moto's CloudFormation skips ``AWS::SNS::TopicPolicy``, ``AWS::SQS::QueuePolicy`` and
+        ``AWS::S3::BucketPolicy``; without them the local run could not evaluate what a service may
+        deliver (SNS to a queue, S3 events to a queue) nor the SSL-only and publisher-only denies.
+        """
+        sqs = self.target.client("sqs")
+        kinds = {
+            "AWS::SNS::TopicPolicy": "Topics",
+            "AWS::SQS::QueuePolicy": "Queues",
+            "AWS::S3::BucketPolicy": "Bucket",
+        }
+        for resource_type, targets_key in kinds.items():
+            for logical_id, resource in deployed.resources_of_type(resource_type).items():
+                props = resource["Properties"]
+                document = json.dumps(self.resolve_document(props["PolicyDocument"], deployed))
+                targets = self.resolve_document(props[targets_key], deployed)
+                for target in targets if isinstance(targets, list) else [targets]:
+                    if resource_type == "AWS::SNS::TopicPolicy":
+                        self._sns.set_topic_attributes(
+                            TopicArn=target, AttributeName="Policy", AttributeValue=document
+                        )
+                    elif resource_type == "AWS::SQS::QueuePolicy":
+                        sqs.set_queue_attributes(QueueUrl=target, Attributes={"Policy": document})
+                    else:
+                        self._s3.put_bucket_policy(Bucket=target, Policy=document)
+                logger.info("applied %s %s", resource_type, logical_id)
+
+    def _assume_execution_roles(self, deployed: DeployedStack) -> None:
+        """Assume each function's and endpoint's execution role, as Lambda and SageMaker do.
+
+        A function's session is named after the function (as Lambda names it), an endpoint's
+        ``SageMaker``; the credentials last the longest a role session may (12 hours).
+        """
+        lambda_client = self.target.client("lambda")
+        sagemaker = self.target.client("sagemaker")
+        for logical_id in deployed.resources_of_type("AWS::Lambda::Function"):
+            name = deployed.physical_ids[logical_id]
+            role = lambda_client.get_function(FunctionName=name)["Configuration"].get("Role")
+            if role:
+                deployed.function_roles[name] = role
+        for logical_id in deployed.resources_of_type("AWS::SageMaker::Endpoint"):
+            name = deployed.physical_ids[logical_id]
+            config_name = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+            variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)[
+                "ProductionVariants"
+            ]
+            models = [v["ModelName"] for v in variants if v.get("ModelName")]
+            role = sagemaker.describe_model(ModelName=models[0]).get("ExecutionRoleArn") if models else None
+            if role:
+                deployed.endpoint_roles[name] = role
+        sts = self.target.client("sts")
+
+        def assume(role: str, session: str) -> dict[str, str]:
+            credentials = sts.assume_role(RoleArn=role, RoleSessionName=session[:64], DurationSeconds=43200)
+            return {
+                "AWS_ACCESS_KEY_ID": credentials["Credentials"]["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": credentials["Credentials"]["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": credentials["Credentials"]["SessionToken"],
+            }
+
+        for name, role in deployed.function_roles.items():
+            deployed.function_credentials[name] = assume(role, name)
+        for name, role in deployed.endpoint_roles.items():
+            deployed.endpoint_credentials[name] = assume(role, "SageMaker")
 
     def _create_subscriptions(self, deployed: DeployedStack) -> None:
         for logical_id, resource in deployed.resources_of_type("AWS::SNS::Subscription").items():

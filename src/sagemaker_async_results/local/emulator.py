@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,8 +41,9 @@ def clean_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     return {key: value for key, value in source.items() if not key.startswith("AWS_")}
 
 
-def isolated_session(region: str) -> boto3.Session:
-    """A boto3 session with the emulator's fake credentials that ignores the user's AWS configuration.
+def isolated_session(region: str, credentials: Mapping[str, str] | None = None) -> boto3.Session:
+    """A boto3 session with the emulator's fake credentials (or ``credentials``, a role's) that ignores
+    the user's AWS configuration.
 
     ``boto3.Session(aws_access_key_id=...)`` still reads ``AWS_PROFILE`` and the config file, so a
     missing profile breaks it; here no profile is read and both files are empty.
@@ -57,10 +58,11 @@ def isolated_session(region: str) -> boto3.Session:
             "credentials_file": (None, unused, os.devnull, None),
         }
     )
+    keys = credentials or FAKE_CREDENTIALS
     return boto3.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=keys["AWS_SESSION_TOKEN"],
         region_name=region,
         botocore_session=core,
     )
@@ -74,6 +76,9 @@ class AwsTarget:
     region: str = DEFAULT_REGION
     #: Per-service endpoint overrides, e.g. ``{"sagemaker-runtime": "http://127.0.0.1:9000"}``.
     service_endpoints: dict[str, str] = field(default_factory=dict)
+    #: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``/``AWS_SESSION_TOKEN`` of a role assumed in the
+    #: emulator (see :meth:`as_role`); ``None``: the emulator's own credentials (an administrator).
+    credentials: Mapping[str, str] | None = None
 
     @property
     def is_local(self) -> bool:
@@ -81,8 +86,14 @@ class AwsTarget:
 
     def session(self) -> boto3.Session:
         if self.is_local:
-            return isolated_session(self.region)
+            return isolated_session(self.region, self.credentials)
         return boto3.Session(region_name=self.region)
+
+    def as_role(self, credentials: Mapping[str, str] | None) -> AwsTarget:
+        """This target with the credentials of a role assumed in the emulator (``None``: unchanged)."""
+        if credentials is None:
+            return self
+        return AwsTarget(self.endpoint_url, self.region, dict(self.service_endpoints), dict(credentials))
 
     def client(self, service: str, **kwargs: Any) -> Any:
         endpoint = self.service_endpoints.get(service, self.endpoint_url)
@@ -97,7 +108,7 @@ class AwsTarget:
         """
         env = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         if self.is_local:
-            env.update(FAKE_CREDENTIALS)
+            env.update(self.credentials or FAKE_CREDENTIALS)
             env.update(ISOLATED_CONFIG)
             env["AWS_ENDPOINT_URL"] = str(self.endpoint_url)
         for service, url in self.service_endpoints.items():
@@ -105,7 +116,9 @@ class AwsTarget:
         return env
 
     def with_service_endpoints(self, endpoints: dict[str, str]) -> AwsTarget:
-        return AwsTarget(self.endpoint_url, self.region, {**self.service_endpoints, **endpoints})
+        return AwsTarget(
+            self.endpoint_url, self.region, {**self.service_endpoints, **endpoints}, self.credentials
+        )
 
 
 def free_port() -> int:
@@ -116,25 +129,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def embedded_aws(region: str = DEFAULT_REGION, *, own_process: bool = False) -> Iterator[AwsTarget]:
+def embedded_aws(
+    region: str = DEFAULT_REGION, *, own_process: bool = False, enforce_iam: bool = False
+) -> Iterator[AwsTarget]:
     """Run moto's server on loopback for the duration of the block.
 
     ``own_process`` runs it in a child process instead of a thread of this one, so that the emulator's
     CPU is not this process's (as AWS's services do not share the caller's CPU; used by the benchmark
     that awaits 1,000 requests, where both are busy). The same patches apply in either.
+
+    ``enforce_iam`` makes the emulator authorize every request that is not signed with its own
+    credentials against the caller's policies and the resource's policy (see
+    :mod:`sagemaker_async_results.local.iam`); the local run switches it on unless ``--no-iam``.
     """
     if own_process:
-        with _moto_process() as url:
+        with _moto_process(enforce_iam=enforce_iam) as url:
             yield AwsTarget(endpoint_url=url, region=region)
         return
-    with _patched_server(0) as url:
+    with _patched_server(0, enforce_iam=enforce_iam) as url:
         # moto's state is process-wide: start from a clean account, as a new AWS account would be.
         urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
         yield AwsTarget(endpoint_url=url, region=region)
 
 
 @contextmanager
-def _moto_process(startup_timeout: float = 60.0) -> Iterator[str]:
+def _moto_process(startup_timeout: float = 60.0, *, enforce_iam: bool = False) -> Iterator[str]:
     """The embedded emulator in a child process (see :func:`serve_emulator`); stopped by closing its stdin."""
     import subprocess
     import sys
@@ -143,7 +162,11 @@ def _moto_process(startup_timeout: float = 60.0) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(  # noqa: S603 - this interpreter and this module
-        [sys.executable, "-c", f"from {__name__} import serve_emulator; serve_emulator({port})"],
+        [
+            sys.executable,
+            "-c",
+            f"from {__name__} import serve_emulator; serve_emulator({port}, {enforce_iam!r})",
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -170,28 +193,30 @@ def _moto_process(startup_timeout: float = 60.0) -> Iterator[str]:
             process.wait()
 
 
-def serve_emulator(port: int) -> None:
+def serve_emulator(port: int, enforce_iam: bool = False) -> None:
     """The child process of ``embedded_aws(own_process=True)``: serve until stdin closes."""
     import logging
     import sys
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("moto").setLevel(logging.ERROR)
-    with _patched_server(port):
+    with _patched_server(port, enforce_iam=enforce_iam):
         sys.stdin.read()
 
 
 @contextmanager
-def _patched_server(port: int) -> Iterator[str]:
+def _patched_server(port: int, *, enforce_iam: bool = False) -> Iterator[str]:
     """moto's threaded server on ``127.0.0.1:port`` (0: any free port), patched for the local run."""
     from moto.server import ThreadedMotoServer
+
+    from sagemaker_async_results.local import iam
 
     _honour_endpoint_names()
     _transactions_copy_only_their_items()
     from sagemaker_async_results.local.sagemaker_api import support_update_endpoint
 
     support_update_endpoint()  # moto has no UpdateEndpoint: attach/detach and the SDKs call it
-    with _without_user_profile():
+    with _without_user_profile(), iam.install(enforce_iam):
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         host, bound = server.get_host_and_port()
