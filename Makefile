@@ -12,7 +12,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # Never let a stray profile or real credentials leak into local runs.
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench soak mutation awscli bench-sdk clean
+.PHONY: setup dist demo test lint typecheck unit synth validate deploy serve bench soak mutation awscli bench-sdk sdk-venvs clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml src/sagemaker_async_results/runtime/lambda-requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ awscli: $(AWSCLI_VENV)/.installed
 
 bench-sdk: .venv-sdk/.installed
 
+# The SageMaker Python SDK v3 (sagemaker.core, ModelBuilder): the tests run `async-results config`'s
+# v3 snippet and deploy an async endpoint with it against the local run (v2: .venv-sdk above).
+.venv-sdk-v3/.installed: tools/sdk-v3/requirements.txt
+	test -x .venv-sdk-v3/bin/python || $(PYTHON) -m venv .venv-sdk-v3
+	.venv-sdk-v3/bin/pip install --quiet --upgrade "pip==25.3"
+	.venv-sdk-v3/bin/pip install --quiet -r tools/sdk-v3/requirements.txt
+	touch $@
+
+sdk-venvs: .venv-sdk/.installed .venv-sdk-v3/.installed
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -56,7 +66,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup lint $(AWSCLI_VENV)/.installed
+test: setup lint $(AWSCLI_VENV)/.installed .venv-sdk/.installed .venv-sdk-v3/.installed
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov AWSCLI=$(CURDIR)/$(AWSCLI_VENV)/bin/aws $(BIN)/python -m pytest
 
 synth: setup

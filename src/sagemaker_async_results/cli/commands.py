@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from sagemaker_async_results.cli.adopt import attach, config, detach
 from sagemaker_async_results.cli.aws import AwsOptions, CliError, as_cli_error
 from sagemaker_async_results.cli.deploy_check import deploy_check
 from sagemaker_async_results.cli.exit_codes import ExitCode, epilog
@@ -349,5 +350,8 @@ def redrive(ctx: click.Context, kind: str, max_messages: int) -> None:
 
 
 cli.add_command(deploy_check)
+cli.add_command(config)
+cli.add_command(attach)
+cli.add_command(detach)
 cli.add_command(serve)
 cli.add_command(demo)

@@ -48,6 +48,14 @@ class ExitCode(IntEnum):
     MISSING_EXTRA = 16
     #: ``deploy-check``: the account/region is not bootstrapped for the CDK.
     NOT_BOOTSTRAPPED = 17
+    #: ``attach``: the endpoint's config has no AsyncInferenceConfig (a real-time endpoint).
+    NOT_ASYNC = 18
+    #: ``attach``/``detach``: the endpoint is not InService (creating, updating, failed...).
+    ENDPOINT_BUSY = 19
+    #: ``attach``: the endpoint's execution role lacks grants the pipeline needs (the message lists them).
+    MISSING_GRANTS = 20
+    #: ``detach``: the endpoint serves a config that ``attach`` did not create.
+    NOT_ATTACHED = 21
 
 
 _DESCRIPTIONS = {
@@ -69,6 +77,10 @@ _DESCRIPTIONS = {
     ExitCode.APP_ERROR: "CDK app error (cdk.json, synth, local deploy)",
     ExitCode.MISSING_EXTRA: "optional dependency missing",
     ExitCode.NOT_BOOTSTRAPPED: "account not CDK-bootstrapped",
+    ExitCode.NOT_ASYNC: "attach: endpoint is not asynchronous",
+    ExitCode.ENDPOINT_BUSY: "attach/detach: endpoint not InService",
+    ExitCode.MISSING_GRANTS: "attach: execution role lacks grants",
+    ExitCode.NOT_ATTACHED: "detach: endpoint not attached",
 }
 
 
