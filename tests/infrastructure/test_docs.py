@@ -1,10 +1,15 @@
 """The README and docs/ are the tested user's guide: the README's construct example is the example app,
-and docs/configure.md's context table is the one the configuration model renders."""
+docs/configure.md's context table is the one the configuration model renders, and the docs site (the
+README as its home page, docs/ as its pages) builds with --strict, so a broken link or anchor fails."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +60,79 @@ def test_context_reference_is_generated_from_the_model() -> None:
     assert table.strip() == context_reference_markdown().strip(), (
         "docs/configure.md context table is stale: paste context_reference_markdown()'s output between the markers"
     )
+
+
+#: The landing page stays a landing page; the guide lives in docs/.
+README_MAX_LINES = 250
+#: Entries of the checkout the site build does not read (or that are too big to matter).
+_NOT_FOR_THE_SITE = {".git", ".build", "node_modules", "README.md", "mkdocs.yml", "docs"}
+
+
+def _build_site(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` of ``root``'s mkdocs.yml into ``site`` (outside the checkout).
+
+    Never with ``--quiet``: MkDocs 1.6 then stops counting warnings and a strict build passes anyway.
+    """
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner, not a build warning
+    config = ["--config-file", str(root / "mkdocs.yml"), "--site-dir", str(site)]
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", *config],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_readme_is_a_landing_page_whose_commands_are_true() -> None:
+    lines = DOC.splitlines()
+    assert len(lines) <= README_MAX_LINES, f"README has {len(lines)} lines; move guide text into docs/"
+    assert "make demo" in DOC
+    assert "make test" in DOC
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    for target in re.findall(r"^make (\w+)", DOC, re.M):
+        assert re.search(rf"^{target}:", makefile, re.M), f"README runs `make {target}`: no such target"
+    version = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    wheels = set(re.findall(r"sagemaker_async_results-([\w.]+)-py3-none-any\.whl", DOC))
+    assert wheels == {version}, f"README installs wheel version(s) {wheels}; `make dist` writes {version}"
+
+
+def test_docs_site_builds_strictly(tmp_path: Path) -> None:
+    result = _build_site(PROJECT_ROOT, tmp_path / "site")
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert 'href="handlers/"' in home, "the README's docs/ links did not become site links"
+    for page in ("handlers", "local-run", "await-results", "adopt-existing-endpoint", "deploy", "configure"):
+        assert (tmp_path / "site" / page / "index.html").is_file(), page
+    for page in ("destinations", "failure-handling", "benchmarks", "architecture", "security"):
+        assert (tmp_path / "site" / page / "index.html").is_file(), page
+    plot = tmp_path / "site" / "repo" / "bench" / "results" / "time_to_result.png"
+    assert plot.is_file(), "a repository file a page shows is served under repo/"
+
+
+@pytest.mark.parametrize(
+    ("page", "broken"),
+    [
+        ("docs/handlers.md", "[a page](no-such-page.md)"),
+        ("docs/handlers.md", "[an anchor](configure.md#no-such-section)"),
+        ("README.md", "[a file](examples/no-such-file.py)"),
+    ],
+)
+def test_docs_site_build_fails_on_a_broken_link(tmp_path: Path, page: str, broken: str) -> None:
+    """The strict build is what catches a broken link: a copy of the docs with one fails."""
+    root = tmp_path / "checkout"
+    root.mkdir()
+    shutil.copytree(PROJECT_ROOT / "docs", root / "docs")
+    shutil.copy(PROJECT_ROOT / "mkdocs.yml", root)
+    shutil.copy(PROJECT_ROOT / "README.md", root)
+    for entry in PROJECT_ROOT.iterdir():
+        if entry.name not in _NOT_FOR_THE_SITE and not entry.name.startswith(".venv"):
+            (root / entry.name).symlink_to(entry)
+    with (root / page).open("a") as doc:
+        doc.write(f"\nSee {broken}.\n")
+    result = _build_site(root, tmp_path / "site")
+    assert result.returncode != 0, f"a broken link passed the strict build: {broken}"
+    target = re.search(r"\(([^)#]+)", broken)
+    assert target is not None
+    assert target[1].removeprefix("examples/") in result.stdout + result.stderr
