@@ -212,7 +212,7 @@ def _only_members(value: Any, shape: Any) -> Any:
         return {
             key: _only_members(item, shape.members[key])
             for key, item in value.items()
-            if key in shape.members and item is not None
+            if key in shape.members and item not in (None, {})  # moto describes absent parts as {}
         }
     if shape.type_name == "list" and isinstance(value, list):
         return [_only_members(item, shape.member) for item in value]

@@ -95,7 +95,9 @@ def config(ctx: click.Context, stack: str | None, format_: str) -> None:
     and the statements the endpoint's execution role needs. With --output json: one object by format.
     """
     pipeline = _pipeline(ctx, stack)
-    if _state(ctx).output == "json":
+    # Code is printed as is; JSON only when asked for (--output is json by default, for data).
+    asked = ctx.find_root().get_parameter_source("output") != click.core.ParameterSource.DEFAULT
+    if asked and _state(ctx).output == "json":
         names = list(RENDERERS) if format_ == "all" else [format_]
         emit({name: render(pipeline, name) for name in names}, "json")
         return
