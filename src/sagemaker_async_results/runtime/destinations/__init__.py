@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sagemaker_async_results.runtime.destinations.eventbridge import EventBridgeDestination
 from sagemaker_async_results.runtime.destinations.kinesis import KinesisDestination
+from sagemaker_async_results.runtime.destinations.reply_queue import ReplyQueueDestination
 from sagemaker_async_results.runtime.destinations.result_store import ResultStore
 from sagemaker_async_results.runtime.destinations.sqs import ResultsQueue
 from sagemaker_async_results.runtime.destinations.stepfunctions import StepFunctionsCallback
@@ -41,6 +42,7 @@ __all__ = [
     "DestinationFactory",
     "EventBridgeDestination",
     "KinesisDestination",
+    "ReplyQueueDestination",
     "ResultStore",
     "ResultsQueue",
     "StepFunctionsCallback",
@@ -81,6 +83,7 @@ BUILT_IN_DESTINATIONS: tuple[DestinationFactory, ...] = (
     ResultsQueue,
     EventBridgeDestination,
     KinesisDestination,
+    ReplyQueueDestination,
 )
 
 
