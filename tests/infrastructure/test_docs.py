@@ -4,6 +4,7 @@ README as its home page, docs/ as its pages) builds with --strict, so a broken l
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ import aws_cdk as cdk
 import pytest
 
 from sagemaker_async_results.cdk.config import context_reference_markdown
+from sagemaker_async_results.runtime import ResultsApp, Settings
+from sagemaker_async_results.runtime.testing import lambda_context, notification, sns_event
 from tests.infrastructure.conftest import PROJECT_ROOT, SKIP_BUNDLING
 
 DOC = (PROJECT_ROOT / "README.md").read_text()
@@ -136,3 +139,32 @@ def test_docs_site_build_fails_on_a_broken_link(tmp_path: Path, page: str, broke
     target = re.search(r"\(([^)#]+)", broken)
     assert target is not None
     assert target[1].removeprefix("examples/") in result.stdout + result.stderr
+
+
+def _example_handlers() -> Any:
+    """The example app's handler module, loaded by path under its own name (the sample app's plugin
+    package is also called ``handlers``)."""
+    spec = importlib.util.spec_from_file_location("example_sentiment", EXAMPLE / "handlers" / "sentiment.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Imported at collection, as a user's test module imports its handlers: the logger exists before capsys.
+EXAMPLE_HANDLERS = _example_handlers()
+
+
+def test_handler_logs_are_in_caplog_not_capsys(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/handlers.md tells users to assert on handler logs with caplog: true for the example's handler."""
+    app = ResultsApp(settings=Settings(), routers=[EXAMPLE_HANDLERS.router])
+    body = [{"label": "POSITIVE", "score": 0.9}]
+    app(sns_event([notification(endpoint_name="sentiment-async", body=body)]), lambda_context())
+    records = [r for r in caplog.records if r.getMessage() == "sentiment"]
+    assert len(records) == 1
+    assert records[0].label == "POSITIVE"
+    assert '"message":"sentiment"' not in capsys.readouterr().out
+    assert "caplog" in (PROJECT_ROOT / "docs" / "handlers.md").read_text()
