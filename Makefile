@@ -101,7 +101,7 @@ soak: setup
 	$(BIN)/python -m bench.soak --json bench/results/soak.json $(SOAK_ARGS)
 
 # Mutation testing of the runtime modules with mutmut, in a temporary copy of the tree (minutes per
-# module; not in CI). MUTATION_ARGS="--modules record_guard.py" picks modules; updates bench/results/mutation.json and the README table.
+# module; not in CI). MUTATION_ARGS="--modules record_guard.py" picks modules; updates bench/results/mutation.json and the table in docs/development.md.
 mutation: setup
 	$(BIN)/python -m bench.mutation --readme $(MUTATION_ARGS)
 

@@ -90,4 +90,4 @@ def test_the_problems_are_one_error_naming_each_variable_in_registry_order() -> 
         f"{names.STEP_FUNCTIONS_CALLBACK_ENABLED}='maybe': expected true or false; "
         f"{STREAM_ARN_ENV}='results': expected a Kinesis stream ARN"
     )
-    assert info.value.expected == "see README.md 'Destinations' for every variable"
+    assert info.value.expected == "see docs/destinations.md for every variable"

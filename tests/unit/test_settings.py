@@ -229,7 +229,7 @@ def test_error_lists_every_problem_in_order() -> None:
         "PAYLOAD_CHECK='always': expected lazy or head; "
         "RESULT_TTL_DAYS='0': expected a positive integer"
     )
-    assert err.expected == "see README.md 'Destinations' for every variable"
+    assert err.expected == "see docs/destinations.md for every variable"
 
 
 def test_s3_prefix_parse() -> None:

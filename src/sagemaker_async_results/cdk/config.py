@@ -883,9 +883,9 @@ def _first_line(text: str | None) -> str:
 
 
 def context_reference_markdown() -> str:
-    """The README's context reference: one table row per key path, rendered from :class:`StackConfig`.
+    """The context table of docs/configure.md: one row per key path, rendered from :class:`StackConfig`.
 
-    Deterministic (the model's field order, JSON defaults), so a test can compare it with the README.
+    Deterministic (the model's field order, JSON defaults), so a test can compare it with docs/configure.md.
     """
 
     def cell(text: str) -> str:

@@ -2,7 +2,7 @@
 
 Steps: read the cloud assembly manifest, bootstrap the environment (asset bucket and the bootstrap
 version parameter, like ``cdk bootstrap``), publish the file assets named in ``<stack>.assets.json``
-(zipping directories), create the stack, then fill the gaps of the emulator that the README lists:
+(zipping directories), create the stack, then fill the gaps of the emulator that docs/local-run.md lists:
 moto's CloudFormation does not create ``AWS::SNS::Subscription`` resources, so the template's
 subscriptions are created through the SNS API with the same properties; it also ignores a bucket's
 ``NotificationConfiguration``, so each bucket's event notifications (e.g. the recovery queue's S3 events)

@@ -56,7 +56,7 @@ class LocalEnvironment:
 
     def __enter__(self) -> LocalEnvironment:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        # moto warns once per resource type its CloudFormation skips; the README lists them instead.
+        # moto warns once per resource type its CloudFormation skips; docs/local-run.md lists them instead.
         logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
         try:

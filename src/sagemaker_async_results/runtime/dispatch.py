@@ -1,6 +1,6 @@
 """Event dispatch and batching: from a Lambda event to records, and from outcomes to the response.
 
-The event's shape decides (docs/ARCHITECTURE.md):
+The event's shape decides (docs/architecture.md):
 
 * SQS event (buffered mode): records are routed together (concurrently, up to
   ``BATCH_CONCURRENCY`` at once, with batch calls for what they share), and the response is a

@@ -161,7 +161,7 @@ class InferenceResult:
 
     # -- record -----------------------------------------------------------------------------
     def to_record(self) -> dict[str, Any]:
-        """The result-record fields (camelCase, per docs/ARCHITECTURE.md); ``None`` values omitted."""
+        """The result-record fields (camelCase, per docs/architecture.md); ``None`` values omitted."""
         latency = self.latency
         record: dict[str, Any] = {
             "inferenceId": self.inference_id,

@@ -168,7 +168,7 @@ class Settings:
             raise ConfigurationError(
                 "invalid environment: " + "; ".join(problems),
                 received={k: env.get(k) for k in _all_names() if k in env},
-                expected="see README.md 'Destinations' for every variable",
+                expected="see docs/destinations.md for every variable",
             )
         return settings
 

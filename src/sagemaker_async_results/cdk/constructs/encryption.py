@@ -120,7 +120,7 @@ class EncryptionKey(Construct):
     def allow_service(self, sid: str, service: str, conditions: Mapping[str, Any] | None = None) -> None:
         """Let an AWS service encrypt and decrypt with the key (``kms:GenerateDataKey``, ``kms:Decrypt``).
 
-        Once per ``sid``; a no-op for an existing key, whose policy is the owner's (see the README).
+        Once per ``sid``; a no-op for an existing key, whose policy is the owner's (see docs/security.md).
         """
         if self._created is None or sid in self._services:
             return

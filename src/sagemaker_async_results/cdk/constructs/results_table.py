@@ -14,7 +14,7 @@ from sagemaker_async_results.cdk.constructs._props import check, exclusive
 
 __all__ = ["PARTITION_KEY", "TTL_ATTRIBUTE", "ResultsTable", "ResultsTableProps"]
 
-#: ARCHITECTURE.md contract.
+#: docs/architecture.md contract.
 PARTITION_KEY = contract.TABLE_PARTITION_KEY
 TTL_ATTRIBUTE = contract.TABLE_TTL_ATTRIBUTE
 

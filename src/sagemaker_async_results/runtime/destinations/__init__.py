@@ -8,7 +8,7 @@ construct counterpart in :mod:`sagemaker_async_results.cdk.destinations`.
 
 Each sender has a ``name`` (written to ``routedTo``), ``applies(result)`` and
 ``send(result, record)`` where ``record`` is the result record (camelCase fields, see
-docs/ARCHITECTURE.md). A failed ``send`` raises a structured error and fails the record.
+docs/architecture.md). A failed ``send`` raises a structured error and fails the record.
 A notify-once destination may also have ``send_batch(items) -> list[ResultError | None]`` for
 the records of one batch (``items``: ``(result, record)`` pairs): the lifecycle then makes one call
 for the batch (SQS ``SendMessageBatch``, EventBridge ``PutEvents``, Kinesis ``PutRecords``), and an
@@ -114,6 +114,6 @@ def build_destinations(settings: Settings, clients: Clients) -> tuple[list[Desti
     if problems:
         raise ConfigurationError(
             "invalid destination environment: " + "; ".join(problems),
-            expected="see README.md 'Destinations' for every variable",
+            expected="see docs/destinations.md for every variable",
         )
     return stages["before"], stages["after"]
