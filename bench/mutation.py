@@ -7,7 +7,7 @@ against the fast tests that exercise it (the mapping below); the score is killed
 survived), with mutants that timed out counted as killed (mutmut's own convention) and reported apart.
 
 Each run's results replace that module's entry in ``bench/results/mutation.json`` (the other modules'
-are kept); ``--readme`` rewrites the README's table from the whole file, and prints it.
+are kept); ``--readme`` rewrites the table in docs/development.md from the whole file, and prints it.
 
 Python's bytecode cache is off in the copy: mutmut writes each mutant over the module, and a mutant of
 the same size written within the same second as the one before has the same mtime and size, so a
@@ -130,7 +130,7 @@ def run_all(chosen: dict[str, list[str]], *, jobs: int) -> list[dict[str, Any]]:
         return list(pool.map(one, chosen))
 
 
-README = ROOT / "docs" / "development.md"  # the page that holds the mutation table
+TABLE_PAGE = ROOT / "docs" / "development.md"  # the docs page that holds the mutation table
 TABLE_START, TABLE_END = "<!-- mutation-table:start -->", "<!-- mutation-table:end -->"
 
 
@@ -143,7 +143,7 @@ def merge(path: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """The README's table: one row per module, and whether it meets the target."""
+    """The docs table: one row per module, and whether it meets the target."""
     lines = [
         f"  | Module | Mutants | Killed | Survived | Killed % | ≥ {TARGET_PERCENT:g}% |",
         "  |---|--:|--:|--:|--:|:-:|",
@@ -156,7 +156,7 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_readme(results: list[dict[str, Any]], readme: Path = README) -> None:
+def write_readme(results: list[dict[str, Any]], readme: Path = TABLE_PAGE) -> None:
     text = readme.read_text()
     start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
     readme.write_text(text[:start] + "\n" + table(results) + "\n  " + text[end:])
@@ -166,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--modules", nargs="+", help="module paths (default: all in the mapping)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "mutation.json")
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's table from --out")
+    parser.add_argument(
+        "--readme", action="store_true", help="rewrite the table in docs/development.md from --out"
+    )
     parser.add_argument("--no-run", action="store_true", help="run nothing (with --readme: the table only)")
     parser.add_argument("--jobs", type=int, default=1, help="modules mutated at once, each in its own copy")
     args = parser.parse_args(argv)

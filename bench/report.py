@@ -1,5 +1,5 @@
-"""Writes the results: ``latest.json`` (everything, samples included), ``latest.md`` (the table for the
-README) and ``time_to_result.png`` (the distributions behind case 1's medians)."""
+"""Writes the results: ``latest.json`` (everything, samples included), ``latest.md`` (the table for
+docs/benchmarks.md) and ``time_to_result.png`` (the distributions behind case 1's medians)."""
 
 from __future__ import annotations
 
