@@ -211,3 +211,36 @@ def test_grant_check_honours_wildcards_not_actions_and_explicit_denies() -> None
     deny = {"Statement": [{"Effect": "Deny", "NotAction": "sns:*", "Resource": "*"}]}
     assert not allows([wildcard, deny], *write)
     assert not allows([], *write)
+
+
+def test_attach_refuses_a_role_the_topic_policy_denies_even_with_identity_grants(world: World) -> None:
+    sns = boto3.client("sns")
+    topic = world.pipeline.error_topic_arn
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyPublishByAnyoneElse",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "sns:Publish",
+                "Resource": topic,
+                "Condition": {
+                    "ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/stack-role"}
+                },
+            }
+        ],
+    }
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    result = world.cli("attach", "user-ep", "--apply")
+    assert result.exit_code == ExitCode.MISSING_GRANTS
+    role = f"arn:aws:iam::{ACCOUNT}:role/granted"
+    assert f"topic {topic}: its policy statement DenyPublishByAnyoneElse denies sns:Publish to {role}" in (
+        result.output
+    )
+    assert "give it" not in result.output
+    assert f"give {role} to the pipeline as an execution role" in result.output
+    assert world.serving() == USER_CONFIG
+    policy["Statement"][0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] = [role, "other"]
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy))
+    assert world.cli("attach", "user-ep").exit_code == 0  # the role is exempt now

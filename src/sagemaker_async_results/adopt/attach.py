@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sagemaker_async_results.adopt.grants import MissingGrant, missing_grants
+from sagemaker_async_results.adopt.grants import MissingGrant, missing_grants, topic_policy_denials
 from sagemaker_async_results.adopt.pipeline import PipelineOutputs
 from sagemaker_async_results.adopt.snippets import output_config
 
@@ -60,9 +60,19 @@ class Plan:
 
 
 def plan_attach(
-    sagemaker: Any, iam: Any, endpoint_name: str, pipeline: PipelineOutputs, *, check_grants: bool = True
+    sagemaker: Any,
+    iam: Any,
+    endpoint_name: str,
+    pipeline: PipelineOutputs,
+    *,
+    check_grants: bool = True,
+    sns: Any = None,
 ) -> Plan:
-    """The new config that delivers ``endpoint_name``'s results to ``pipeline`` (nothing is created)."""
+    """The new config that delivers ``endpoint_name``'s results to ``pipeline`` (nothing is created).
+
+    ``check_grants`` reads the execution role's policies (``iam``) and, given ``sns``, the topics'
+    policies: a role they would refuse is reported before anything changes.
+    """
     endpoint = _in_service(sagemaker, endpoint_name)
     current_name = endpoint["EndpointConfigName"]
     current = sagemaker.describe_endpoint_config(EndpointConfigName=current_name)
@@ -75,7 +85,7 @@ def plan_attach(
             "(`async-results config` prints one for each tool)",
         )
     if check_grants:
-        _require_grants(sagemaker, iam, current, pipeline)
+        _require_grants(sagemaker, iam, sns, current, pipeline)
     arguments, tags = _create_arguments(sagemaker, current)
     new_async = copy.deepcopy(async_config)
     new_output = {**new_async.get("OutputConfig", {}), **output_config(pipeline)}
@@ -168,10 +178,19 @@ def _execution_roles(sagemaker: Any, config: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(roles))
 
 
-def _require_grants(sagemaker: Any, iam: Any, config: dict[str, Any], pipeline: PipelineOutputs) -> None:
+def _require_grants(
+    sagemaker: Any, iam: Any, sns: Any, config: dict[str, Any], pipeline: PipelineOutputs
+) -> None:
     problems: list[str] = []
     missing_all: list[MissingGrant] = []
     for role in _execution_roles(sagemaker, config):
+        denials = topic_policy_denials(sns, role, pipeline) if sns is not None else []
+        if denials:
+            problems.append(
+                "; ".join(denials)
+                + f"\ngive {role} to the pipeline as an execution role (it adds the role to the topics' "
+                "policies) and deploy the pipeline's stack again"
+            )
         missing = missing_grants(iam, role, pipeline)
         if missing:
             missing_all += missing

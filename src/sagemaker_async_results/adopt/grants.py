@@ -135,3 +135,50 @@ def _matches(statement: dict[str, Any], action: str, resource: str) -> bool:
 def _sample(resource: str) -> str:
     """A concrete resource for a statement resource ending in ``*`` (an object SageMaker would write)."""
     return resource[:-1] + _SAMPLE_OBJECT if resource.endswith("*") else resource
+
+
+#: Condition operators on ``aws:PrincipalArn`` that exempt the principals they list from a ``Deny``.
+_EXEMPTING = {"ArnNotEquals", "ArnNotLike", "StringNotEquals", "StringNotLike"}
+
+
+def topic_policy_denials(sns: Any, role_arn: str, pipeline: PipelineOutputs) -> list[str]:
+    """The pipeline topics whose resource policy denies ``role_arn`` ``sns:Publish`` (one line each).
+
+    A topic policy may deny every publisher but the execution roles the pipeline was given (the
+    constructs write such a ``Deny``): an identity grant does not override it. Only a ``Deny`` whose
+    conditions are all ``aws:PrincipalArn`` exemptions is evaluated; other conditions are not judged.
+    """
+    denials = []
+    for topic in dict.fromkeys([pipeline.success_topic_arn, pipeline.error_topic_arn]):
+        policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("Policy")
+        if not policy:
+            continue
+        statements = json.loads(policy).get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if statement.get("Effect") != "Deny" or not _matches(statement, "sns:Publish", topic):
+                continue
+            if _everyone(statement.get("Principal")) and _denies(statement.get("Condition", {}), role_arn):
+                sid = statement.get("Sid", "(no Sid)")
+                denials.append(f"topic {topic}: its policy statement {sid} denies sns:Publish to {role_arn}")
+    return denials
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    values = principal.get("AWS") if isinstance(principal, dict) else None
+    return values == "*" or (isinstance(values, list) and "*" in values)
+
+
+def _denies(conditions: dict[str, Any], role_arn: str) -> bool:
+    """Whether a ``Deny`` with these conditions applies to ``role_arn`` (unknown conditions: it does not)."""
+    for operator, tests in conditions.items():
+        if operator not in _EXEMPTING:
+            return False
+        for key, values in tests.items():
+            if key.lower() != "aws:principalarn":
+                return False
+            listed = [values] if isinstance(values, str) else list(values)
+            if any(fnmatch.fnmatchcase(role_arn, value) for value in listed):
+                return False  # the role is exempt
+    return True

@@ -137,7 +137,7 @@ def _refused(error: AttachRefused) -> CliError:
 @click.option(
     "--skip-grant-check",
     is_flag=True,
-    help="Do not read the execution role's policies (when IAM reads are not allowed to you).",
+    help="Do not read the execution role's and the topics' policies (when you may not read them).",
 )
 @click.pass_context
 def attach(
@@ -152,9 +152,9 @@ def attach(
     pipeline's grants (the statements to add are printed).
     """
     pipeline = _pipeline(ctx, stack)
-    sagemaker, iam = _clients(ctx, "sagemaker", "iam")
+    sagemaker, iam, sns = _clients(ctx, "sagemaker", "iam", "sns")
     try:
-        plan = plan_attach(sagemaker, iam, endpoint, pipeline, check_grants=not skip_grant_check)
+        plan = plan_attach(sagemaker, iam, endpoint, pipeline, check_grants=not skip_grant_check, sns=sns)
     except AttachRefused as error:
         raise _refused(error) from None
     if apply_:
