@@ -126,13 +126,12 @@ def test_duplicate_notification_is_routed_once(env: LocalEnvironment) -> None:
 def test_request_without_notification_is_reported_expired_not_waited_on(env: LocalEnvironment) -> None:
     client = env.client()
     submission = client.invoke(
-        b'{"inputs": "slow", "sleep_seconds": 2}', ttl_seconds=60, invocation_timeout_seconds=1
+        b'{"inputs": "slow", "sleep_seconds": 3}', ttl_seconds=60, invocation_timeout_seconds=60
     )
-    env.simulator.drain(timeout=30)
     assert client.status(submission.inference_id).status == InferenceStatus.SUBMITTED
     assert _cli(env, "result", submission.inference_id).returncode == 3  # still pending
 
-    later = datetime.now(UTC) + timedelta(seconds=62)
+    later = datetime.now(UTC) + timedelta(seconds=125)  # past RequestTTLSeconds + InvocationTimeoutSeconds
     clocked = AsyncInferenceClient(
         client.resources,
         s3=None,
@@ -141,6 +140,20 @@ def test_request_without_notification_is_reported_expired_not_waited_on(env: Loc
         clock=lambda: later,  # type: ignore[union-attr]
     )
     assert clocked.status(submission.inference_id).status == InferenceStatus.EXPIRED
+
+
+def test_invocation_timeout_ends_the_request_failed_and_invoke_wait_returns_at_once(
+    env: LocalEnvironment, tmp_path: Path
+) -> None:
+    slow = tmp_path / "slow.json"
+    slow.write_text('{"inputs": "slow", "sleep_seconds": 20}')
+    started = time.monotonic()
+    waited = _cli(env, "invoke", str(slow), "--timeout", "1", "--wait", "--wait-timeout", "60")
+    took = time.monotonic() - started
+    assert waited.returncode == 1, waited.stderr  # Failed, not a --wait timeout (6)
+    assert "InvocationTimeoutSeconds (1 s)" in waited.stderr
+    assert "InvocationTimeout" in waited.stderr  # the error object written to the failure path
+    assert took < 15, f"invoke --wait took {took:.1f} s for a 1 s invocation timeout"
 
 
 def test_cli_invoke_wait_status_and_result_exit_codes(env: LocalEnvironment, input_file: Path) -> None:

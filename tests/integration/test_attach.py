@@ -216,7 +216,7 @@ def test_grant_check_honours_wildcards_not_actions_and_explicit_denies() -> None
 def test_attach_refuses_a_role_the_topic_policy_denies_even_with_identity_grants(world: World) -> None:
     sns = boto3.client("sns")
     topic = world.pipeline.error_topic_arn
-    policy = {
+    policy: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [
             {
