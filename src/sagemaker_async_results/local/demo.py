@@ -24,11 +24,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sagemaker_async_results import contract
-from sagemaker_async_results.client.client import AsyncInferenceClient, InferenceRecord, InferenceStatus
+from sagemaker_async_results.client.client import (
+    AsyncInferenceClient,
+    InferenceRecord,
+    InferenceStatus,
+    InferenceTimeoutError,
+)
 from sagemaker_async_results.local.emulator import AwsTarget
 from sagemaker_async_results.local.environment import LocalEnvironment
 from sagemaker_async_results.local.model import load_model
-from sagemaker_async_results.local.serve import delivery_mode
+from sagemaker_async_results.local.serve import synthesize
 from sagemaker_async_results.local.synth import CdkApp, lint_errors
 
 #: Exit codes, as in :class:`sagemaker_async_results.cli.exit_codes.ExitCode` (this module is importable
@@ -75,10 +80,28 @@ def build_mix(count: int) -> list[Scenario]:
 
 
 def run_one(client: AsyncInferenceClient, scenario: Scenario, timeout: float) -> Outcome:
+    """Submit one inference and wait for its routed result; one not done in time is reported as it stands
+    (the summary then fails the check) rather than ending the demo with a traceback."""
     started = time.monotonic()
     submission = client.invoke(json.dumps(scenario.payload).encode(), content_type="application/json")
-    record = client.wait(submission.inference_id, timeout=timeout, routed=True)
+    try:
+        record = client.wait(submission.inference_id, timeout=timeout, routed=True)
+    except InferenceTimeoutError:
+        record = client.status(submission.inference_id)
     return Outcome(scenario, record, time.monotonic() - started)
+
+
+def handler_load_failure(env: LocalEnvironment) -> str | None:
+    """One line naming the function whose handler cannot load, why, and its log file (``None``: all load)."""
+    if not env.handler_errors:
+        return None
+    name, error = next(iter(env.handler_errors.items()))
+    more = len(env.handler_errors) - 1
+    others = f" (and {more} more function{'s' if more > 1 else ''})" if more else ""
+    return (
+        f"async-results demo: the handler of {name} cannot load{others}: {error} "
+        f"(log: {env.functions[name].log_path})"
+    )
 
 
 def _delivered(env: LocalEnvironment) -> int:
@@ -347,12 +370,11 @@ def run_demo(
     console = Console(width=max(120, shutil.get_terminal_size().columns))
 
     app = CdkApp(app_dir)
-    mode = delivery_mode(app, delivery)
     build_dir = app.directory / ".build"
-    outdir = build_dir / f"demo-{mode}.cdk.out"
     with console.status("Synthesizing the CDK app…"):
-        overrides = {"delivery": {"mode": mode}, "recovery": {"delaySeconds": recovery_delay_seconds}}
-        seconds = app.synthesize(outdir, overrides, bundle=bundle)
+        outdir, mode, seconds = synthesize(
+            app, "demo", delivery, bundle, recovery={"delaySeconds": recovery_delay_seconds}
+        )
         lint = lint_errors(outdir)
     console.print(
         f"Synthesized {app.directory.name} into {outdir} in {seconds:.1f}s ({mode} delivery): "
@@ -374,9 +396,15 @@ def run_demo(
             log_dir=build_dir / "local-logs",
             target=AwsTarget(endpoint_url, region or "us-east-1") if endpoint_url else None,
             progress=lambda line: console.print(f"· {line}", highlight=False),
+            check_handlers=True,
         )
         env.__enter__()
     try:
+        failure = handler_load_failure(env)
+        if failure is not None:
+            # Nothing is submitted: every delivery would fail the same way (the log file has the traceback).
+            print(" ".join(failure.split()), file=sys.stderr, flush=True)
+            return EXIT_CHECK_FAILED
         resources = env.resources
         console.print(
             f"Deployed {len(env.deployed.physical_ids)} resources; endpoint {resources.endpoint_name}"

@@ -11,6 +11,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from sagemaker_async_results.local.deploy import DeployedStack, LocalDeployer
 from sagemaker_async_results.local.emulator import AwsTarget, embedded_aws
 from sagemaker_async_results.local.event_sources import EventSource, Poller, SnsTapSource, SqsEventSource
 from sagemaker_async_results.local.gateway import Gateway
+from sagemaker_async_results.local.host_dependencies import asset_pins, host_dependencies
 from sagemaker_async_results.local.lambda_runtime import (
     LOCAL_DEFAULT_CONCURRENCY,
     FunctionSpec,
@@ -45,10 +47,16 @@ class LocalEnvironment:
     target: AwsTarget | None = None
     #: Run the embedded emulator in a child process (its CPU apart from this process's; see ``embedded_aws``).
     emulator_process: bool = False
+    #: Load each function's handler at start (``demo`` and ``serve``): see :attr:`handler_errors`.
+    check_handlers: bool = False
+    #: Where this machine's installs of bundled dependencies are kept (default: the user's cache folder).
+    dependencies_cache: Path | None = None
     #: Called with a short line for each start-up step (``serve`` prints them).
     progress: Callable[[str], None] = field(default=lambda line: None)
     deployed: DeployedStack = field(init=False)
     functions: dict[str, LocalFunction] = field(init=False, default_factory=dict)
+    #: Function name -> why its handler cannot load (``Runtime.ImportModuleError: ...``), when checked.
+    handler_errors: dict[str, str] = field(init=False, default_factory=dict)
     sources: list[EventSource] = field(init=False, default_factory=list)
     simulator: AsyncEndpointSimulator = field(init=False)
     gateway: Gateway = field(init=False)
@@ -99,7 +107,10 @@ class LocalEnvironment:
         self._stack.callback(self.simulator.close)
         self._start_functions(base)
         for name, function in self.functions.items():
-            self.progress(f"function {name} ready (logs: {function.log_path})")
+            if name in self.handler_errors:
+                self.progress(f"function {name} cannot load its handler: {self.handler_errors[name]}")
+            else:
+                self.progress(f"function {name} ready (logs: {function.log_path})")
         self.gateway = Gateway(self.simulator, self.functions).start()
         self._stack.callback(self.gateway.stop)
         self.target = base.with_service_endpoints(
@@ -124,6 +135,7 @@ class LocalEnvironment:
     # -- functions --------------------------------------------------------------------------------------
     def _start_functions(self, base: AwsTarget) -> None:
         lambda_client = base.client("lambda")
+        dependencies: dict[Path, Path | None] = {}  # functions sharing an asset share its install
         for logical_id, resource in self.deployed.resources_of_type("AWS::Lambda::Function").items():
             name = self.deployed.physical_ids[logical_id]
             configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
@@ -131,19 +143,41 @@ class LocalEnvironment:
             if code_dir is None:
                 logger.warning("function %s has no file asset; not run locally", logical_id)
                 continue
+            code_dir = code_dir.resolve()
+            if code_dir not in dependencies:
+                if asset_pins(code_dir):
+                    self.progress(
+                        f"installing the bundled dependencies of {code_dir.name} for this machine "
+                        "(once per set of pins)"
+                    )
+                dependencies[code_dir] = host_dependencies(code_dir, self.dependencies_cache)
             spec = FunctionSpec(
                 name=name,
                 arn=configuration["FunctionArn"],
                 handler=configuration["Handler"],
                 environment=configuration.get("Environment", {}).get("Variables", {}),
-                code_dir=code_dir.resolve(),
+                code_dir=code_dir,
                 timeout_seconds=int(configuration.get("Timeout", 60)),
                 memory_mb=int(configuration.get("MemorySize", 512)),
                 max_concurrency=_concurrency(resource.get("Properties", {})),
+                dependencies_dir=dependencies[code_dir],
             )
             function = LocalFunction(spec, base.environment(), self.log_dir)
             self._stack.callback(function.close)
             self.functions[name] = function
+        if self.check_handlers:
+            self._check_handlers()
+
+    def _check_handlers(self) -> None:
+        """Load every function's handler now (Lambda's init phase, in parallel): one that cannot load is
+        in :attr:`handler_errors` (and its log file) before any event is sent."""
+        with ThreadPoolExecutor(max_workers=max(1, len(self.functions))) as pool:
+            checks = dict(
+                zip(self.functions, pool.map(LocalFunction.check, self.functions.values()), strict=True)
+            )
+        for name, result in checks.items():
+            if not result.ok:
+                self.handler_errors[name] = f"{result.error_type}: {result.error_message}"
 
     def function_for(self, reference: Any) -> LocalFunction:
         """The local function a template reference (``Ref`` / ``GetAtt ... Arn`` / name) points at."""

@@ -6,6 +6,11 @@ the deployed function's environment (plus the emulator's endpoint), its code is 
 its logs go to a file (the local CloudWatch Logs). As on Lambda, a function runs several invocations at
 once, one per environment, each environment one invocation at a time; environments start on demand
 (a cold start) and stay warm, up to the function's concurrency limit.
+
+A bundled asset's dependencies are built for Lambda's platform; the worker then runs isolated from the
+interpreter's site-packages (``python -I -S``) with this machine's install of the same pins first on its
+path (see :mod:`sagemaker_async_results.local.host_dependencies`), so it sees exactly what the Lambda
+function gets, whatever pip resolved in the user's environment.
 """
 
 from __future__ import annotations
@@ -27,7 +32,14 @@ from sagemaker_async_results.local.emulator import clean_environment
 #: processes per function, a few times the cores of a laptop.
 LOCAL_DEFAULT_CONCURRENCY = 4
 #: By path, not ``-m``: importing this package first would shadow the asset's copy of the runtime.
-_WORKER = [sys.executable, str(Path(__file__).with_name("lambda_worker.py"))]
+_WORKER_SCRIPT = str(Path(__file__).with_name("lambda_worker.py"))
+
+
+def worker_command(dependencies_dir: Path | None) -> list[str]:
+    """The worker's argv: isolated from the interpreter's packages when the asset brings its own."""
+    if dependencies_dir is None:
+        return [sys.executable, _WORKER_SCRIPT]
+    return [sys.executable, "-I", "-S", _WORKER_SCRIPT]
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ class FunctionSpec:
     memory_mb: int = 512
     #: At most this many invocations at once (the template's reserved concurrency, else the local default).
     max_concurrency: int = LOCAL_DEFAULT_CONCURRENCY
+    #: This machine's install of the asset's bundled pins (``None``: the asset bundles none).
+    dependencies_dir: Path | None = None
 
 
 @dataclass
@@ -51,6 +65,8 @@ class InvokeResult:
     error_type: str | None = None
     error_message: str | None = None
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: The handler could not be loaded (Lambda's init phase failed), so no event reached it.
+    init_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -136,6 +152,7 @@ class LocalFunction:
                 "LOCAL_LAMBDA_HANDLER": spec.handler,
                 "LOCAL_LAMBDA_CODE_DIR": str(spec.code_dir),
                 "LOCAL_LAMBDA_FUNCTION_ARN": spec.arn,
+                "LOCAL_LAMBDA_DEPENDENCIES_DIR": str(spec.dependencies_dir or ""),
                 # Lambda's task root holds the code; the caller's own path must not leak into it.
                 "PYTHONPATH": "",
             }
@@ -150,12 +167,15 @@ class LocalFunction:
         self.invocations = 0
         #: The most invocations that ran at once.
         self.peak_concurrency = 0
+        #: ``"<errorType>: <errorMessage>"`` once an environment failed to load the handler.
+        self.init_error: str | None = None
+        self._command = worker_command(spec.dependencies_dir)
 
     @property
     def max_concurrency(self) -> int:
         return max(1, self.spec.max_concurrency)
 
-    def _acquire(self) -> _ExecutionEnvironment:
+    def _acquire(self, count: bool = True) -> _ExecutionEnvironment:
         with self._condition:
             while not self._idle and len(self._environments) >= self.max_concurrency and not self._closed:
                 self._condition.wait()
@@ -164,9 +184,9 @@ class LocalFunction:
             if self._idle:
                 environment = self._idle.pop()
             else:
-                environment = _ExecutionEnvironment(_WORKER, self._environment, self.log_path)
+                environment = _ExecutionEnvironment(self._command, self._environment, self.log_path)
                 self._environments.append(environment)
-            self.invocations += 1
+            self.invocations += count
             self._running += 1
             self.peak_concurrency = max(self.peak_concurrency, self._running)
             return environment
@@ -180,12 +200,23 @@ class LocalFunction:
                 self._idle.append(environment)
             self._condition.notify()
 
+    def check(self) -> InvokeResult:
+        """Start an execution environment and load the handler (Lambda's init phase), with no event.
+
+        The local run does this before it sends anything, so a handler that cannot load fails fast with
+        its reason (also in the function's log file) instead of failing every delivery.
+        """
+        return self._run({"init": True}, count=False)
+
     def invoke(self, event: Any) -> InvokeResult:
         """Run the handler once with ``event``; a crash or a timeout restarts that environment."""
+        return self._run({"event": event})
+
+    def _run(self, request: dict[str, Any], count: bool = True) -> InvokeResult:
         request_id = str(uuid.uuid4())
-        environment = self._acquire()
+        environment = self._acquire(count)
         try:
-            request = {"event": event, "requestId": request_id, "timeoutMs": self.spec.timeout_seconds * 1000}
+            request = {**request, "requestId": request_id, "timeoutMs": self.spec.timeout_seconds * 1000}
             line, code = environment.invoke(request, self.spec.timeout_seconds)
             if line is None:
                 return InvokeResult(
@@ -196,12 +227,16 @@ class LocalFunction:
         finally:
             self._release(environment)
         reply = json.loads(line)
-        return InvokeResult(
+        result = InvokeResult(
             payload=reply.get("result"),
             error_type=reply.get("errorType"),
             error_message=reply.get("errorMessage"),
             request_id=request_id,
+            init_failed=bool(reply.get("init")),
         )
+        if result.init_failed:
+            self.init_error = f"{result.error_type}: {result.error_message}"
+        return result
 
     def close(self) -> None:
         """Stop every idle environment now; one still running an invocation stops when it returns."""

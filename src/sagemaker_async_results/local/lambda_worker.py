@@ -6,6 +6,12 @@ the interpreter's site-packages.
 
 Protocol: one JSON request per line on stdin, one JSON reply per line on the original stdout. The
 handler's own stdout (Powertools logs) is redirected to stderr, which the parent writes to a log file.
+A request ``{"init": true}`` only loads the handler and replies ``{"ready": true}`` or its init error.
+
+A handler that cannot be imported (syntax error, missing dependency) fails every invocation with
+Lambda's ``Runtime.ImportModuleError`` and the reason, written once to the log with its traceback, as
+Lambda writes it to CloudWatch Logs. Ctrl-C in the terminal reaches this process too; it is ignored here
+(the parent ends the worker by closing stdin), so no ``KeyboardInterrupt`` traceback lands in the log.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -38,36 +45,53 @@ class LambdaContext:
         return max(0, int(self.deadline_ms - time.time() * 1000))
 
 
-def load_native_dependencies(code_dir: Path) -> list[str]:
-    """Import this interpreter's copies of the asset's packages that contain native extensions.
+def load_handler(code_dir: Path, dependencies_dir: str | None, handler: str) -> Any:
+    """Import the handler as Lambda does: the task root first (after this machine's copy of the
+    bundled dependencies, see :mod:`sagemaker_async_results.local.host_dependencies`)."""
+    sys.path.insert(0, os.fspath(code_dir))
+    if dependencies_dir:
+        sys.path.insert(0, dependencies_dir)
+    module_name, _, function_name = handler.rpartition(".")
+    return getattr(importlib.import_module(module_name), function_name)
 
-    The asset's wheels are built for Lambda (arm64, CPython 3.14) and cannot load here; once the local
-    copy (same pinned version) is in ``sys.modules``, the asset's copy is never tried. Everything else,
-    the runtime and the handlers included, comes from the asset.
-    """
-    loaded = []
-    for package in sorted(code_dir.iterdir()):
-        if package.is_dir() and package.name.isidentifier() and any(package.rglob("*.so")):
-            try:
-                importlib.import_module(package.name)
-                loaded.append(package.name)
-            except ImportError:
-                pass  # the asset's copy will fail to load and say why
-    return loaded
+
+def init_error(handler: str, exc: BaseException) -> dict[str, Any]:
+    """Lambda's reply when the handler cannot be loaded (``Runtime.ImportModuleError``)."""
+    module_name = handler.rpartition(".")[0]
+    kind = "Runtime.HandlerNotFound" if isinstance(exc, AttributeError) else "Runtime.ImportModuleError"
+    return {
+        "errorType": kind,
+        "errorMessage": f"Unable to import module '{module_name}': {type(exc).__name__}: {exc}".rstrip(),
+        "init": True,
+    }
 
 
 def main() -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything the handler prints goes to the log, not into the protocol
     sys.stdout = sys.stderr
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     code_dir = Path(os.environ["LOCAL_LAMBDA_CODE_DIR"])
-    del sys.path[0]  # this script's own folder
-    load_native_dependencies(code_dir)
-    sys.path.insert(0, os.fspath(code_dir))  # the task root first, as on Lambda
-    module_name, _, function_name = os.environ["LOCAL_LAMBDA_HANDLER"].rpartition(".")
-    handler = getattr(importlib.import_module(module_name), function_name)
+    if not sys.flags.safe_path:
+        del sys.path[0]  # this script's own folder
+    handler_name = os.environ["LOCAL_LAMBDA_HANDLER"]
+    failed: dict[str, Any] | None = None
+    try:
+        handler = load_handler(code_dir, os.environ.get("LOCAL_LAMBDA_DEPENDENCIES_DIR"), handler_name)
+    except Exception as exc:
+        failed = init_error(handler_name, exc)
+        # One line Lambda-style, then the traceback: the log file says why every invocation fails.
+        print(f"[ERROR] {failed['errorType']}: {failed['errorMessage']}", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
     for line in sys.stdin:
         request = json.loads(line)
+        if failed is not None:
+            sys.stderr.flush()
+            replies.write(json.dumps(failed) + "\n")
+            continue
+        if request.get("init"):
+            replies.write(json.dumps({"ready": True}) + "\n")
+            continue
         context = LambdaContext(
             function_name=os.environ["AWS_LAMBDA_FUNCTION_NAME"],
             invoked_function_arn=os.environ["LOCAL_LAMBDA_FUNCTION_ARN"],

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import json
 import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 
+from sagemaker_async_results import contract
 from sagemaker_async_results.local.emulator import ISOLATED_CONFIG, AwsTarget
 from sagemaker_async_results.local.environment import LocalEnvironment
 from sagemaker_async_results.local.model import load_model
@@ -33,13 +35,46 @@ def _stack_dump_on_sigusr1() -> None:
         faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
 
 
-def delivery_mode(app: CdkApp, requested: str | None) -> str:
-    """The requested mode, else the app's ``cdk.json`` ``delivery.mode``, else ``direct`` (the default)."""
+def requested_mode(app: CdkApp, requested: str | None) -> str | None:
+    """``--delivery``, else the app's ``cdk.json`` ``delivery.mode``; ``None`` when neither says (the app
+    then synthesizes as written: an app built in code may choose its mode itself)."""
     if requested:
         return requested
     delivery = app.context.get("delivery")
     mode = delivery.get("mode") if isinstance(delivery, dict) else None
-    return str(mode) if mode else "direct"
+    return str(mode) if mode else None
+
+
+def synthesized_mode(outdir: Path) -> str:
+    """The delivery mode the synthesized app deploys: its result handlers' ``DELIVERY_MODE`` setting
+    (recovery's function, buffered in either mode, left out)."""
+    modes = set()
+    for template in outdir.glob("*.template.json"):
+        resources = json.loads(template.read_text()).get("Resources", {})
+        for resource in resources.values():
+            if resource.get("Type") == "AWS::Lambda::Function":
+                variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+                if contract.RECOVERY_ENDPOINT_NAME in variables:
+                    continue  # recovery reads S3 events from a queue in either mode
+                if isinstance(variables.get(contract.DELIVERY_MODE), str):
+                    modes.add(variables[contract.DELIVERY_MODE])
+    if len(modes) == 1:
+        return modes.pop()
+    return "+".join(sorted(modes)) if modes else "direct"
+
+
+def synthesize(
+    app: CdkApp, kind: str, delivery: str | None, bundle: bool, **context: object
+) -> tuple[Path, str, float]:
+    """Synthesize ``app`` into ``.build/<kind>[-<mode>].cdk.out``; returns the folder, the mode it deploys
+    and the seconds it took. Only a requested mode overrides the app's context."""
+    mode = requested_mode(app, delivery)
+    outdir = app.directory / ".build" / (f"{kind}-{mode}.cdk.out" if mode else f"{kind}.cdk.out")
+    overrides: dict[str, object] = dict(context)
+    if mode:
+        overrides["delivery"] = {"mode": mode}
+    seconds = app.synthesize(outdir, overrides, bundle=bundle)
+    return outdir, synthesized_mode(outdir), seconds
 
 
 def serve(
@@ -57,11 +92,13 @@ def serve(
     ``kill -USR1 <pid>`` prints every thread's stack to stderr (to see what a slow shutdown waits on).
     """
     app = CdkApp(app_dir)
-    mode = delivery_mode(app, delivery)
-    outdir = app.directory / ".build" / f"serve-{mode}.cdk.out"
-    _say(f"synthesizing {app.directory} ({mode} delivery{'' if bundle else ', no bundling'})…")
-    seconds = app.synthesize(outdir, {"delivery": {"mode": mode}}, bundle=bundle)
-    _say(f"synthesized into {outdir} in {seconds:.1f}s; deploying…")
+    requested = requested_mode(app, delivery)
+    _say(
+        f"synthesizing {app.directory} ({f'{requested} delivery' if requested else 'delivery as the app sets it'}"
+        f"{'' if bundle else ', no bundling'})…"
+    )
+    outdir, mode, seconds = synthesize(app, "serve", delivery, bundle)
+    _say(f"synthesized into {outdir} in {seconds:.1f}s ({mode} delivery); deploying…")
     target = AwsTarget(endpoint_url, region or "us-east-1") if endpoint_url else None
     with LocalEnvironment(
         outdir,
@@ -70,6 +107,7 @@ def serve(
         log_dir=app.directory / ".build" / "local-logs",
         target=target,
         progress=_say,
+        check_handlers=True,
     ) as env:
         assert env.target is not None
         resources = env.resources

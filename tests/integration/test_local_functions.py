@@ -1,0 +1,156 @@
+"""The local Lambda runtime without a stack: handler load failures, Ctrl-C, and bundled dependencies
+installed for this machine (pure Python and native) instead of the user's environment.
+
+The dependency tests install small packages from the package index into a temporary cache (pip's own
+cache keeps them fast after the first run).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sagemaker_async_results import contract
+from sagemaker_async_results.local.host_dependencies import asset_pins, host_dependencies
+from sagemaker_async_results.local.lambda_runtime import FunctionSpec, LocalFunction
+
+
+def _function(code_dir: Path, log_dir: Path, handler: str = "app.handler", **spec: object) -> LocalFunction:
+    return LocalFunction(
+        FunctionSpec(
+            name="probe-fn",
+            arn="arn:aws:lambda:us-east-1:123456789012:function:probe-fn",
+            handler=handler,
+            environment={},
+            code_dir=code_dir,
+            timeout_seconds=30,
+            **spec,  # type: ignore[arg-type]
+        ),
+        {"AWS_REGION": "us-east-1"},
+        log_dir,
+    )
+
+
+def _dist_info(code_dir: Path, name: str, version: str) -> None:
+    info = code_dir / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nbody: x\n")
+
+
+def test_a_handler_that_cannot_load_fails_its_check_with_the_reason_in_the_log(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import a_package_nobody_installed\n\ndef handler(event, context):\n    return 1\n"
+    )
+    function = _function(code, tmp_path / "logs")
+    try:
+        started = time.monotonic()
+        checked = function.check()
+        assert time.monotonic() - started < 20
+        assert checked.init_failed
+        assert checked.error_type == "Runtime.ImportModuleError"
+        assert checked.error_message == (
+            "Unable to import module 'app': ModuleNotFoundError: No module named 'a_package_nobody_installed'"
+        )
+        assert function.init_error == f"Runtime.ImportModuleError: {checked.error_message}"
+        # Every invocation then fails the same way, as on Lambda, and none counts as a run of the handler.
+        invoked = function.invoke({"Records": []})
+        assert (invoked.error_type, invoked.init_failed) == ("Runtime.ImportModuleError", True)
+    finally:
+        function.close()
+    log = function.log_path.read_text()
+    assert log.startswith(f"[ERROR] Runtime.ImportModuleError: {checked.error_message}\n"), log
+    assert "Traceback (most recent call last)" in log
+
+
+def test_a_missing_handler_function_is_lambdas_handler_not_found(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def other(event, context):\n    return 1\n")
+    function = _function(code, tmp_path / "logs")
+    try:
+        checked = function.check()
+    finally:
+        function.close()
+    assert checked.error_type == "Runtime.HandlerNotFound"
+    assert "has no attribute 'handler'" in str(checked.error_message)
+
+
+def test_ctrl_c_leaves_no_keyboard_interrupt_traceback_in_the_log(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return event\n")
+    function = _function(code, tmp_path / "logs")
+    try:
+        assert function.check().ok
+        process = function._environments[0]._process
+        assert process is not None
+        os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends to the whole foreground process group
+        time.sleep(0.5)
+        assert process.poll() is None, "the worker must outlive Ctrl-C; the parent ends it"
+        assert function.invoke({"n": 1}).payload == {"n": 1}
+    finally:
+        function.close()
+    assert "KeyboardInterrupt" not in function.log_path.read_text()
+
+
+def test_asset_pins_are_read_from_the_bundled_dist_info_folders(tmp_path: Path) -> None:
+    _dist_info(tmp_path, "pydantic-core", "2.50.4")
+    _dist_info(tmp_path, "six", "1.17.0")
+    (tmp_path / "handlers").mkdir()
+    assert asset_pins(tmp_path) == ["pydantic-core==2.50.4", "six==1.17.0"]
+    assert asset_pins(tmp_path / "handlers") == []
+
+
+@pytest.mark.slow
+def test_a_native_handler_requirement_bundled_for_lambda_runs_locally_with_this_machines_build(
+    tmp_path: Path,
+) -> None:
+    """A handler folder requiring orjson: bundled for Lambda (arm64), it cannot load here; the local run
+    installs the same pin for this machine and runs the function isolated from this interpreter's
+    packages (which do not have orjson, nor should they need it)."""
+    code = tmp_path / "code"
+    code.mkdir()
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    lambda_platform = ["--only-binary=:all:", "--platform", contract.LAMBDA_WHEEL_PLATFORM]
+    lambda_platform += ["--implementation", "cp", "--python-version", contract.LAMBDA_PYTHON_VERSION]
+    bundled = subprocess.run(
+        [*pip, *lambda_platform, "--target", str(code), "orjson==3.11.4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bundled.returncode == 0, bundled.stderr
+    (code / "app.py").write_text(
+        "import sys, orjson\n\n"
+        "def handler(event, context):\n"
+        "    return {'dumped': orjson.dumps(event).decode(), 'from': orjson.__file__,\n"
+        "            'site': [p for p in sys.path if 'site-packages' in p]}\n"
+    )
+    assert asset_pins(code) == ["orjson==3.11.4"]
+    cache = tmp_path / "cache"
+    installed = host_dependencies(code, cache)
+    assert installed is not None
+    assert host_dependencies(code, cache) == installed  # cached by the pins' hash: no second install
+    function = _function(code, tmp_path / "logs", dependencies_dir=installed)
+    try:
+        result = function.invoke({"a": [1, 2]})
+    finally:
+        function.close()
+    assert result.ok, (result.error_type, result.error_message, function.log_path.read_text())
+    assert result.payload["dumped"] == '{"a":[1,2]}'
+    assert result.payload["from"].startswith(str(installed))
+    assert result.payload["site"] == []  # never the user's environment
+
+
+def test_nothing_bundled_means_no_install_and_the_interpreters_packages(tmp_path: Path) -> None:
+    (tmp_path / "handlers").mkdir()
+    assert host_dependencies(tmp_path, tmp_path / "cache") is None
+    assert not (tmp_path / "cache").exists()
