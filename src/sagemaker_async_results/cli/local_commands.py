@@ -62,6 +62,12 @@ def _local_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--model", help="package.module:function to run instead of the sample model."),
         click.option("--no-bundle", is_flag=True, help="Skip bundling the Lambda dependencies (faster)."),
         click.option("--stack", "stack", help="Stack of the app to deploy, when it has several."),
+        click.option(
+            "--no-iam",
+            is_flag=True,
+            help="Do not enforce permissions (by default each function runs with its execution role's "
+            "credentials and every request is checked against its policies, as in AWS).",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -78,6 +84,7 @@ def serve(
     model: str | None,
     no_bundle: bool,
     stack: str | None,
+    no_iam: bool,
 ) -> None:
     """Deploy the app locally and keep it running for the CLI, the AWS CLI and your own code."""
     with _local_errors():
@@ -94,6 +101,7 @@ def serve(
                     stack_name=stack,
                     endpoint_url=ctx.obj.aws.endpoint_url,
                     region=ctx.obj.aws.region,
+                    iam=not no_iam,
                 )
             )
         )
@@ -125,6 +133,7 @@ def demo(
     model: str | None,
     no_bundle: bool,
     stack: str | None,
+    no_iam: bool,
     count: int,
     concurrency: int,
     timeout: float,
@@ -151,6 +160,7 @@ def demo(
                     timeout=timeout,
                     summary=not no_summary,
                     lose_notifications=lose_notifications,
+                    iam=not no_iam,
                 )
             )
         )

@@ -358,6 +358,7 @@ def run_demo(
     summary: bool = True,
     lose_notifications: int = 0,
     recovery_delay_seconds: int = 5,
+    iam: bool = True,
 ) -> int:
     """The demo (see the module docstring); returns its exit code.
 
@@ -397,6 +398,7 @@ def run_demo(
             target=AwsTarget(endpoint_url, region or "us-east-1") if endpoint_url else None,
             progress=lambda line: console.print(f"· {line}", highlight=False),
             check_handlers=True,
+            iam=iam,
         )
         env.__enter__()
     try:
@@ -424,6 +426,15 @@ def run_demo(
         recorder_arn = sqs.get_queue_attributes(QueueUrl=recorder_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]
+        # As in AWS, SNS delivers to the queue only if the queue's policy allows the topic to send.
+        sqs.set_queue_attributes(
+            QueueUrl=recorder_url,
+            Attributes={
+                "Policy": topic_may_send(
+                    recorder_arn["QueueArn"], resources.outputs[contract.OUTPUT_SUCCESS_TOPIC_ARN]
+                )
+            },
+        )
         sns.subscribe(
             TopicArn=resources.outputs[contract.OUTPUT_SUCCESS_TOPIC_ARN],
             Protocol="sqs",
@@ -482,10 +493,43 @@ def run_demo(
             if o.record.status == InferenceStatus.FAILED
         ]
         code = render(console, outcomes, failures, note, dead_letters, len(lost), late_note)
+        if iam:
+            code = report_denials(console, code)
         console.print(f"Handler logs: {env.log_dir}/")
         return code
     finally:
         env.__exit__(None, None, None)
+
+
+def topic_may_send(queue_arn: str, topic_arn: str) -> str:
+    """A queue policy that lets ``topic_arn`` deliver to the queue (what a subscription needs in AWS)."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "sns.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def report_denials(console: Console, code: int) -> int:
+    """Print each request the enforced permissions refused (which role lacks which statement); a demo
+    with any fails: the deployed roles do not suffice for what the app does."""
+    from sagemaker_async_results.local.iam import DENIALS
+
+    denials = DENIALS.all()
+    if not denials:
+        console.print("Permissions enforced: no request was refused (the deployed roles suffice).")
+        return code
+    console.print(f"[red]Permissions enforced: {len(denials)} request(s) refused (AccessDenied):[/red]")
+    seen: set[str] = set()
+    for denial in denials:
+        line = denial.explain()
+        if line not in seen:
+            seen.add(line)
+            console.print(f"  {line}", markup=False, highlight=False)
+    return code or EXIT_CHECK_FAILED
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import logging
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -479,20 +480,82 @@ class LocalDeployer:
             role = sagemaker.describe_model(ModelName=models[0]).get("ExecutionRoleArn") if models else None
             if role:
                 deployed.endpoint_roles[name] = role
-        sts = self.target.client("sts")
-
-        def assume(role: str, session: str) -> dict[str, str]:
-            credentials = sts.assume_role(RoleArn=role, RoleSessionName=session[:64], DurationSeconds=43200)
-            return {
-                "AWS_ACCESS_KEY_ID": credentials["Credentials"]["AccessKeyId"],
-                "AWS_SECRET_ACCESS_KEY": credentials["Credentials"]["SecretAccessKey"],
-                "AWS_SESSION_TOKEN": credentials["Credentials"]["SessionToken"],
-            }
-
         for name, role in deployed.function_roles.items():
-            deployed.function_credentials[name] = assume(role, name)
+            deployed.function_credentials[name] = self.assume_role(role, name)
         for name, role in deployed.endpoint_roles.items():
-            deployed.endpoint_credentials[name] = assume(role, "SageMaker")
+            deployed.endpoint_credentials[name] = self.assume_role(role, "SageMaker")
+
+    def function_policy(self, deployed: DeployedStack, function_logical_id: str) -> dict[str, Any]:
+        """The resource policy Lambda builds from the template's ``AWS::Lambda::Permission`` resources
+        for one function (who may invoke it, from which source)."""
+        statements = []
+        for logical_id, resource in deployed.resources_of_type("AWS::Lambda::Permission").items():
+            props = resource["Properties"]
+            target = props["FunctionName"]
+            names = target if isinstance(target, dict) else {"Ref": target}
+            if function_logical_id not in (names.get("Ref"), (names.get("Fn::GetAtt") or [None])[0]):
+                continue
+            principal = self.resolve_document(props["Principal"], deployed)
+            statement: dict[str, Any] = {
+                "Sid": logical_id,
+                "Effect": "Allow",
+                "Principal": {"Service": principal} if "amazonaws.com" in principal else {"AWS": principal},
+                "Action": props["Action"],
+                "Resource": self._arn("AWS::Lambda::Function", deployed.physical_ids[function_logical_id]),
+            }
+            conditions: dict[str, Any] = {}
+            if "SourceArn" in props:
+                conditions["ArnLike"] = {"aws:SourceArn": self.resolve_document(props["SourceArn"], deployed)}
+            if "SourceAccount" in props:
+                conditions["StringEquals"] = {
+                    "aws:SourceAccount": self.resolve_document(props["SourceAccount"], deployed)
+                }
+            if conditions:
+                statement["Condition"] = conditions
+            statements.append(statement)
+        return {"Version": "2012-10-17", "Statement": statements}
+
+    def guard_tap(self, queue_url: str, queue_arn: str, function_arn: str, policy: dict[str, Any]) -> None:
+        """Let SNS deliver to a tap queue (the local run's SNS -> Lambda) only as the function's policy
+        lets SNS invoke the function: its statements become the queue's policy (checked by an emulator in
+        any process); in this process a refusal is also worded as the refused invoke (``iam.stand_in``)."""
+        from sagemaker_async_results.local import iam
+
+        statements = [
+            {**statement, "Action": "sqs:SendMessage", "Resource": queue_arn}
+            for statement in policy["Statement"]
+        ]
+        document = {"Version": "2012-10-17", "Statement": statements}
+        self.target.client("sqs").set_queue_attributes(
+            QueueUrl=queue_url, Attributes={"Policy": json.dumps(document)}
+        )
+        iam.stand_in(queue_arn, "lambda:InvokeFunction", function_arn, policy)
+
+    def assume_role(self, role_arn: str, session_name: str) -> dict[str, str]:
+        """Credentials of ``role_arn`` (a 12-hour session), as the environment variables boto3 reads."""
+        credentials = self.target.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=43200
+        )["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
+
+    def role_clients(self, session_name: str) -> Callable[[str, str], Any]:
+        """``(role ARN, service) -> boto3 client`` signed as that role: one session and client per pair,
+        made on first use (for the endpoint simulator, which learns an endpoint's role as it serves it)."""
+        clients: dict[tuple[str, str], Any] = {}
+        lock = threading.Lock()
+
+        def client(role_arn: str, service: str) -> Any:
+            with lock:
+                if (role_arn, service) not in clients:
+                    target = self.target.as_role(self.assume_role(role_arn, session_name))
+                    clients[(role_arn, service)] = target.client(service)
+                return clients[(role_arn, service)]
+
+        return client
 
     def _create_subscriptions(self, deployed: DeployedStack) -> None:
         for logical_id, resource in deployed.resources_of_type("AWS::SNS::Subscription").items():

@@ -47,6 +47,9 @@ class LocalEnvironment:
     target: AwsTarget | None = None
     #: Run the embedded emulator in a child process (its CPU apart from this process's; see ``embedded_aws``).
     emulator_process: bool = False
+    #: Enforce permissions in the embedded emulator: each function runs with its execution role's
+    #: credentials, the endpoint with its SageMaker execution role's (see ``local/iam.py``).
+    iam: bool = True
     #: Load each function's handler at start (``demo`` and ``serve``): see :attr:`handler_errors`.
     check_handlers: bool = False
     #: Where this machine's installs of bundled dependencies are kept (default: the user's cache folder).
@@ -85,12 +88,17 @@ class LocalEnvironment:
     def _start(self) -> None:
         started = time.monotonic()
         if self.target is None:
-            base = self._stack.enter_context(embedded_aws(own_process=self.emulator_process))
-            self.progress(f"embedded AWS (moto) listening on {base.endpoint_url}")
+            base = self._stack.enter_context(
+                embedded_aws(own_process=self.emulator_process, enforce_iam=self.iam)
+            )
+            self.progress(
+                f"embedded AWS (moto) listening on {base.endpoint_url}, permissions "
+                + ("enforced" if self.iam else "not enforced (--no-iam)")
+            )
         else:
             base = self.target
             self.progress(f"using the AWS-compatible endpoint {base.endpoint_url}")
-        deployer = LocalDeployer(base)
+        deployer = LocalDeployer(base, iam=self.iam and self.target is None)
         self.deployed = deployer.deploy(self.cdk_out, self.stack_name)
         self.progress(
             f"deployed stack {self.deployed.name}: {len(self.deployed.physical_ids)} resources "
@@ -103,6 +111,7 @@ class LocalEnvironment:
             model=self.model,
             region=base.region,
             iam=base.client("iam"),
+            role_clients=deployer.role_clients("SageMaker") if deployer.iam else None,
         )
         self._stack.callback(self.simulator.close)
         self._start_functions(base)
@@ -162,7 +171,8 @@ class LocalEnvironment:
                 max_concurrency=_concurrency(resource.get("Properties", {})),
                 dependencies_dir=dependencies[code_dir],
             )
-            function = LocalFunction(spec, base.environment(), self.log_dir)
+            credentials = self.deployed.function_credentials.get(name)
+            function = LocalFunction(spec, base.as_role(credentials).environment(), self.log_dir)
             self._stack.callback(function.close)
             self.functions[name] = function
         if self.check_handlers:
@@ -198,12 +208,15 @@ class LocalEnvironment:
             props = resource["Properties"]
             queue_arn = deployer.resolve(props["EventSourceArn"], deployed)
             queue_url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
+            function = self.function_for(props["FunctionName"])
+            # Lambda polls the queue with the function's execution role.
+            credentials = self.deployed.function_credentials.get(function.spec.name)
             self.sources.append(
                 SqsEventSource(
-                    sqs=sqs,
+                    sqs=base.as_role(credentials).client("sqs") if credentials else sqs,
                     queue_url=queue_url,
                     queue_arn=queue_arn,
-                    function=self.function_for(props["FunctionName"]),
+                    function=function,
                     batch_size=int(props.get("BatchSize", 10)),
                     batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                     report_batch_item_failures="ReportBatchItemFailures"
@@ -226,6 +239,12 @@ class LocalEnvironment:
             tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
+            if deployer.iam:
+                # SNS -> Lambda needs the function's permission for the topic: checked on the tap.
+                function_id = self._function_logical_id(subscription["function"])
+                deployer.guard_tap(
+                    tap, tap_arn, function.spec.arn, deployer.function_policy(deployed, function_id)
+                )
             arn = sns.subscribe(
                 TopicArn=subscription["topicArn"],
                 Protocol="sqs",

@@ -55,6 +55,8 @@ _ACTION_ALIASES = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "sns:PublishBatch": "sns:Publish",
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "lambda:InvokeAsync": "lambda:InvokeFunction",
 }
 #: Step Functions calls that name a task token: locally the token does not tell which state machine issued
 #: it, so they are checked against any resource (an Allow on any state machine suffices).
@@ -93,19 +95,38 @@ class Denial:
     action: str
     resource: str
     reason: str
+    #: For a service's delivery: the topic or bucket it delivers from (``aws:SourceArn``).
+    source: str | None = None
 
     @property
     def message(self) -> str:
         """AWS's AccessDenied message."""
+        delivery = f" (delivery from {self.source})" if self.source else ""
         return (
             f"User: {self.principal.arn} is not authorized to perform: {self.action} on resource: "
-            f"{self.resource} {self.reason}"
+            f"{self.resource} {self.reason}{delivery}"
         )
 
     def missing_statement(self) -> dict[str, Any]:
-        """The identity-policy statement that would allow the request (when no policy allowed it)."""
+        """The statement that would allow the request: in the role's policy, or for a service's delivery
+        in the target's resource policy."""
         resource = "*" if self.resource == ANY_RESOURCE else self.resource
-        return {"Effect": "Allow", "Action": self.action, "Resource": resource}
+        statement: dict[str, Any] = {"Effect": "Allow", "Action": self.action, "Resource": resource}
+        if self.principal.service is not None:
+            statement["Principal"] = {"Service": self.principal.service}
+            if self.source:
+                statement["Condition"] = {"ArnLike": {"aws:SourceArn": self.source}}
+        return statement
+
+    def explain(self) -> str:
+        """One line for the demo: which role (or resource policy) lacks which statement, or what denies."""
+        if self.principal.service is not None:
+            owner = f"the resource policy of {self.resource}"
+        else:
+            owner = f"role {self.principal.name}"
+        if "explicit deny" in self.reason:
+            return f"{owner}: {self.action} on {self.resource} is refused {self.reason}"
+        return f"{owner} lacks the statement {json.dumps(self.missing_statement())}"
 
 
 class _Denials:
@@ -706,17 +727,40 @@ def _service_principal(service: str, account: str) -> Principal:
     return Principal(arn=service, account=account, principal_arn=service, service=service, name=service)
 
 
+@dataclass(frozen=True)
+class _StandIn:
+    action: str
+    resource: str
+    policy: dict[str, Any] | None
+
+
+#: Queues that stand in for another target (the local run's SNS -> Lambda taps): a delivery to one is
+#: checked as the delivery to the target it stands for, against that target's policy.
+_STAND_INS: dict[str, _StandIn] = {}
+
+
+def stand_in(queue_arn: str, action: str, resource: str, policy: dict[str, Any] | None) -> None:
+    """Check deliveries to ``queue_arn`` as ``action`` on ``resource`` under ``policy`` (e.g. SNS ->
+    Lambda: ``lambda:InvokeFunction`` on the function, under its ``AWS::Lambda::Permission`` statements)."""
+    _STAND_INS[queue_arn] = _StandIn(action, resource, policy)
+
+
 def delivery_denial(
     service: str, action: str, target_arn: str, source_arn: str, account: str, region: str
 ) -> Denial | None:
     """Whether the resource policy of ``target_arn`` lets ``service`` deliver from ``source_arn``."""
     principal = _service_principal(service, account)
-    policies, _ = resource_policy(account, region, target_arn)
+    standing_in = _STAND_INS.get(target_arn)
+    if standing_in is not None:
+        action, target_arn = standing_in.action, standing_in.resource
+        policies: list[Any] = [standing_in.policy]
+    else:
+        policies, _ = resource_policy(account, region, target_arn)
     context = {**BASE_CONTEXT, "aws:SourceArn": source_arn, "aws:SourceAccount": account}
     reason = evaluate(Check(action, target_arn), principal, [], policies, context)
     if reason is None:
         return None
-    denial = Denial(principal, action, target_arn, f"{reason} (delivery from {source_arn})")
+    denial = Denial(principal, action, target_arn, reason, source=source_arn)
     DENIALS.add(denial)
     logger.warning("delivery refused: %s", denial.message)
     return denial
@@ -812,5 +856,6 @@ def install(enforce: bool = True) -> Iterator[None]:
     finally:
         with _INSTALL_LOCK:
             _ENFORCING = False
+            _STAND_INS.clear()
             for owner, name, value in saved.values():
                 setattr(owner, name, value)

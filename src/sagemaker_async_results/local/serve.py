@@ -86,6 +86,7 @@ def serve(
     stack_name: str | None = None,
     endpoint_url: str | None = None,
     region: str | None = None,
+    iam: bool = True,
 ) -> int:
     """Run until interrupted; returns the exit code (0 after Ctrl-C).
 
@@ -108,6 +109,7 @@ def serve(
         target=target,
         progress=_say,
         check_handlers=True,
+        iam=iam,
     ) as env:
         assert env.target is not None
         resources = env.resources

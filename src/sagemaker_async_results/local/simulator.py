@@ -23,7 +23,7 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -219,8 +219,12 @@ class AsyncEndpointSimulator:
         region: str = "us-east-1",
         iam: Any = None,
         config_refresh_seconds: float = 1.0,
+        role_clients: Callable[[str, str], Any] | None = None,
     ) -> None:
         self._s3, self._sns, self._sagemaker, self._model = s3, sns, sagemaker, model
+        #: ``(execution role ARN, service) -> client`` signed as that role, as SageMaker reads, writes
+        #: and publishes with the endpoint's execution role (``None``: ``s3`` and ``sns`` for every endpoint).
+        self._role_clients = role_clients
         self._iam = iam
         self._region = region
         self._refresh_seconds = config_refresh_seconds
@@ -269,7 +273,13 @@ class AsyncEndpointSimulator:
             )
         test = {"eventVersion": "1.0", "eventSource": "aws:sagemaker", "eventName": "TestNotification"}
         for topic in {settings.success_topic, settings.error_topic} - {None}:
-            self._sns.publish(TopicArn=topic, Message=json.dumps(test))
+            self._client("sns", settings).publish(TopicArn=topic, Message=json.dumps(test))
+
+    def _client(self, service: str, settings: EndpointSettings | None) -> Any:
+        """The ``s3`` or ``sns`` client of ``settings``' execution role (see ``role_clients``)."""
+        if self._role_clients is not None and settings is not None and settings.execution_role:
+            return self._role_clients(settings.execution_role, service)
+        return self._s3 if service == "s3" else self._sns
 
     def lose_notifications(self, count: int = 0, *, inference_ids: Iterable[str] = ()) -> None:
         """Do not publish the next ``count`` result notifications, nor those of ``inference_ids``.
@@ -439,7 +449,8 @@ class AsyncEndpointSimulator:
             return invocation.inline_body
         assert invocation.input_location is not None
         bucket, key = split_s3_uri(invocation.input_location)
-        return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        s3 = self._client("s3", invocation.endpoint)
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def _run_model(self, invocation: Invocation, body: bytes) -> ModelOutput:
         outcome: dict[str, Any] = {}
@@ -565,7 +576,8 @@ class AsyncEndpointSimulator:
         extra: dict[str, str] = {}
         if endpoint.kms_key_id:
             extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": endpoint.kms_key_id}
-        self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+        s3 = self._client("s3", endpoint)
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
 
     def _publish(self, topic: str | None, message: dict[str, Any]) -> None:
         if topic is None:
@@ -586,7 +598,8 @@ class AsyncEndpointSimulator:
                 "notification of %s lost on purpose (NotificationFailures)", message["inferenceId"]
             )
             return
-        self._sns.publish(TopicArn=topic, Message=json.dumps(message))
+        endpoint = self.endpoints.get(str(message.get("requestParameters", {}).get("endpointName")))
+        self._client("sns", endpoint).publish(TopicArn=topic, Message=json.dumps(message))
 
     def _count(self, outcome: str) -> None:
         with self._lock:
