@@ -65,7 +65,7 @@ ROUTED_STATUSES_ATTRIBUTE = "routedStatuses"
 #: After a failed attempt: ``{<status>: [steps it completed]}``, skipped by the retry; removed when routed.
 RESUME_STEPS_ATTRIBUTE = "resumeSteps"
 
-# --- Stack outputs of the AsyncInferenceResults construct (the client and the local run read them) -----
+# --- Stack outputs of the AsyncResultsPipeline construct (the client and the local run read them) ------
 #: A stack holding the construct has these outputs; with ``output_prefix`` set they carry that prefix.
 OUTPUT_ENDPOINT_NAME = "EndpointName"
 OUTPUT_BUCKET_NAME = "BucketName"
@@ -82,8 +82,13 @@ OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL = "ErrorDeadLetterQueueUrl"
 #: Only in buffered delivery mode.
 OUTPUT_SUCCESS_QUEUE_URL = "SuccessQueueUrl"
 OUTPUT_ERROR_QUEUE_URL = "ErrorQueueUrl"
-#: The outputs a client needs to submit and await results.
-CLIENT_OUTPUTS = (OUTPUT_ENDPOINT_NAME, OUTPUT_BUCKET_NAME, OUTPUT_INPUT_PREFIX, OUTPUT_RESULTS_TABLE_NAME)
+#: Customer managed key of the bucket, topics, queues and table (an endpoint config's ``KmsKeyId``).
+OUTPUT_ENCRYPTION_KEY_ARN = "EncryptionKeyArn"
+#: Managed policy with what a SageMaker execution role needs to publish into the pipeline.
+OUTPUT_PUBLISHER_POLICY_ARN = "PublisherPolicyArn"
+#: The outputs a client needs to submit and await results. ``EndpointName`` is there when the stack
+#: serves exactly one endpoint; a pipeline serving several (or any) needs the endpoint name from the caller.
+CLIENT_OUTPUTS = (OUTPUT_BUCKET_NAME, OUTPUT_INPUT_PREFIX, OUTPUT_RESULTS_TABLE_NAME)
 
 # --- KMS actions per kind of key user ------------------------------------------------------------------
 #: A principal that reads and writes encrypted data (functions, the SageMaker execution role).

@@ -21,6 +21,7 @@ OUTPUT_KEYS = {
     env_names.OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL,
     env_names.OUTPUT_ALARM_TOPIC_ARN, env_names.OUTPUT_RECOVERY_QUEUE_URL,
     env_names.OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_RECOVERY_FUNCTION_NAME,
+    env_names.OUTPUT_ENCRYPTION_KEY_ARN, env_names.OUTPUT_PUBLISHER_POLICY_ARN,
 }  # fmt: skip
 #: CDK's own singleton handler of the bucket-notifications custom resource (aws-cdk-lib code).
 CDK_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler"

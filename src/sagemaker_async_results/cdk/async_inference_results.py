@@ -1,6 +1,10 @@
-"""``AsyncInferenceResults``: the whole result pipeline of a SageMaker async endpoint in one construct.
+"""``AsyncInferenceResults``: a SageMaker async endpoint and its whole result pipeline in one construct.
 
-It composes the small constructs of :mod:`sagemaker_async_results.cdk.constructs` with every grant and
+It is the composition of :class:`~sagemaker_async_results.cdk.pipeline.AsyncResultsPipeline` (everything
+that receives and routes results) and the endpoint part of
+:class:`~sagemaker_async_results.cdk.endpoint.AsyncResultsEndpoint` (model, endpoint config, endpoint,
+autoscaling), built in one scope so that its construct IDs, and so the logical IDs of apps that used it
+before the two parts existed, are unchanged. Together they compose the small constructs of :mod:`sagemaker_async_results.cdk.constructs` with every grant and
 ordering the system needs: a customer managed key, the output bucket, the success and error topics
 (publishable only by the endpoint's execution role), the endpoint, backlog autoscaling, the results
 table, the two result-handler functions (the runtime plus the user's handler folder, bundled at synth
@@ -22,55 +26,43 @@ Example
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aws_cdk import CfnOutput, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from sagemaker_async_results import contract
-from sagemaker_async_results.cdk.bundling import result_handler_code
-from sagemaker_async_results.cdk.config import DEFAULT_MODEL_ENVIRONMENT, DEFAULT_MODEL_IMAGE
-from sagemaker_async_results.cdk.constructs._props import check, exclusive, prefix_problem
+from sagemaker_async_results.cdk.constructs._props import check
 from sagemaker_async_results.cdk.constructs.autoscaling import EndpointAutoscaling
-from sagemaker_async_results.cdk.constructs.delivery import (
-    BufferedDelivery,
-    DeliveryMode,
-    DirectDelivery,
-    deliver,
-)
-from sagemaker_async_results.cdk.constructs.encryption import EncryptionKey, EncryptionKeyProps
-from sagemaker_async_results.cdk.constructs.operations import Operations
-from sagemaker_async_results.cdk.constructs.output_bucket import OutputBucket, OutputBucketProps
-from sagemaker_async_results.cdk.constructs.recovery import ResultRecovery
-from sagemaker_async_results.cdk.constructs.result_handler import (
-    ResultHandlerFunction,
-    function_props_problems,
-    retention_days,
-)
-from sagemaker_async_results.cdk.constructs.results_table import ResultsTable, ResultsTableProps
+from sagemaker_async_results.cdk.constructs.encryption import EncryptionKeyProps
+from sagemaker_async_results.cdk.constructs.output_bucket import OutputBucketProps
+from sagemaker_async_results.cdk.constructs.results_table import ResultsTableProps
 from sagemaker_async_results.cdk.constructs.sagemaker_endpoint import (
     INCLUDE_INFERENCE_RESPONSE_VALUES,
     AsyncInferenceEndpoint,
     EndpointVpcProps,
     ModelProps,
 )
-from sagemaker_async_results.cdk.constructs.topics import ResultTopics, TopicProps
-from sagemaker_async_results.cdk.destinations import (
-    DestinationBinding,
-    ResultDestination,
-    ResultStoreDestination,
-    destinations_from_config,
+from sagemaker_async_results.cdk.destinations import ResultDestination, destinations_from_config
+from sagemaker_async_results.cdk.endpoint import (
+    DEFAULT_MODEL,
+    AutoscalingProps,
+    EndpointProps,
+    build_endpoint,
+    endpoint_problems,
+)
+from sagemaker_async_results.cdk.pipeline import (
+    AsyncResultsPipeline,
+    DeliveryProps,
+    RecoveryProps,
+    pipeline_problems,
 )
 
 if TYPE_CHECKING:
@@ -85,73 +77,16 @@ __all__ = [
     "RecoveryProps",
 ]
 
-#: The model created when neither ``model_props`` nor ``existing_model_name`` is given: a public
-#: Hugging Face inference container serving a small sentiment classifier (CPU).
-DEFAULT_MODEL = ModelProps(image=DEFAULT_MODEL_IMAGE, environment=dict(DEFAULT_MODEL_ENVIRONMENT))
-
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_OUTPUT_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 _SIXTY_SECONDS = Duration.seconds(60)
-_FIFTEEN_MINUTES = Duration.minutes(15)
 _THIRTY_MINUTES = Duration.minutes(30)
-_ONE_SECOND = Duration.seconds(1)
 
 
-@dataclass(frozen=True)
-class AutoscalingProps:
-    """Backlog autoscaling of the endpoint variant.
-
-    Attributes
-    ----------
-    min_capacity: default 0 (scales to zero; a step policy scales out from zero).
-    max_capacity: default 2.
-    target_backlog_per_instance: default 5 queued requests.
-    scale_in_cooldown_seconds: default 600. scale_out_cooldown_seconds: default 300.
-    """
-
-    min_capacity: int = 0
-    max_capacity: int = 2
-    target_backlog_per_instance: float = 5
-    scale_in_cooldown_seconds: int = 600
-    scale_out_cooldown_seconds: int = 300
-
-
-@dataclass(frozen=True)
-class DeliveryProps:
-    """How notifications reach the result-handler functions.
-
-    Attributes
-    ----------
-    mode: default ``"direct"`` (SNS -> Lambda); ``"buffered"`` is SNS -> SQS -> Lambda, batched.
-    batch_size: buffered mode; default 10. max_batching_window: buffered mode; default 1 second.
-    max_receive_count: buffered mode; receives before the dead-letter queue; default 5 (AWS advises at
-        least 5, so that a batch failed by throttling is not dead-lettered).
-    """
-
-    mode: DeliveryMode = "direct"
-    batch_size: int = 10
-    max_batching_window: Duration = _ONE_SECOND
-    max_receive_count: int = 5
-
-
-@dataclass(frozen=True)
-class RecoveryProps:
-    """Recovery of results whose notification never arrives (see :mod:`...constructs.recovery`).
-
-    Attributes
-    ----------
-    delay: time a result has for its notification before recovery routes it; default 15 minutes (the
-        most SQS can delay a message).
-    require_submitted_record: recover only requests whose Submitted record the client wrote (objects
-        of other requests are logged and left alone); default true.
-    """
-
-    delay: Duration = _FIFTEEN_MINUTES
-    require_submitted_record: bool = True
-
-
-class AsyncInferenceResults(Construct):
+class AsyncInferenceResults(AsyncResultsPipeline):
     """A SageMaker async endpoint whose every result is routed exactly once to handler plugins.
+
+    An :class:`AsyncResultsPipeline` (all its attributes and methods) that also owns one endpoint:
+    ``endpoint`` (:class:`AsyncInferenceEndpoint`) and ``autoscaling``. More endpoints can publish into
+    it (:class:`AsyncResultsEndpoint` with ``pipeline=`` this construct).
 
     Secure by default: one customer managed key (rotated) encrypts bucket, topics, queues and table;
     SSL-only bucket, topics and queues; topics publishable only by the execution role; functions granted
@@ -303,313 +238,96 @@ class AsyncInferenceResults(Construct):
         vpc: EndpointVpcProps | None = None,
         output_prefix: str = "",
     ) -> None:
-        super().__init__(scope, construct_id)
-        check(
-            "AsyncInferenceResults",
-            _problems(
-                endpoint_name=endpoint_name,
-                model_props=model_props,
-                existing_model_name=existing_model_name,
-                existing_model_role=existing_model_role,
-                handlers_dir=handlers_dir,
-                code=code,
-                existing_encryption_key=existing_encryption_key,
-                encryption_key_props=encryption_key_props,
-                existing_bucket=existing_bucket,
-                bucket_props=bucket_props,
-                prefixes={
-                    "input_key_prefix": input_key_prefix,
-                    "output_key_prefix": output_key_prefix,
-                    "failure_key_prefix": failure_key_prefix,
-                },
-                existing_table=existing_table,
-                table_props=table_props,
-                autoscaling=autoscaling,
-                initial_instance_count=initial_instance_count,
-                delivery=delivery,
-                https_subscriptions=https_subscriptions,
-                memory_size=memory_size,
-                log_retention_days=log_retention_days,
-                function_props=function_props,
-                destinations=destinations,
-                output_prefix=output_prefix,
-                existing_keys={
-                    "existing_bucket_key": (existing_bucket_key, existing_bucket, "existing_bucket"),
-                    "existing_success_topic_key": (
-                        existing_success_topic_key,
-                        existing_success_topic,
-                        "existing_success_topic",
-                    ),
-                    "existing_error_topic_key": (
-                        existing_error_topic_key,
-                        existing_error_topic,
-                        "existing_error_topic",
-                    ),
-                },
-            ),
-        )
-        self.endpoint_name = endpoint_name
-        self.input_key_prefix = input_key_prefix
-        self.output_key_prefix = output_key_prefix
-        self.failure_key_prefix = failure_key_prefix
-
-        self.encryption = EncryptionKey(
-            self, "Encryption", existing_key=existing_encryption_key, key_props=encryption_key_props
-        )
-        key = self.encryption.key
-        self.encryption_key: kms.IKey = key
-
-        self.storage = OutputBucket(
-            self,
-            "Storage",
-            encryption_key=None if existing_bucket is not None else key,
-            existing_bucket=existing_bucket,
-            bucket_props=bucket_props,
-            input_prefix=input_key_prefix,
-            output_prefix=output_key_prefix,
-            failure_prefix=failure_key_prefix,
-        )
-        self.bucket: s3.IBucket = self.storage.bucket
-
-        self.topics = ResultTopics(
-            self,
-            "Notifications",
-            encryption_key=key,
-            existing_success_topic=existing_success_topic,
-            existing_error_topic=existing_error_topic,
-            topic_props=TopicProps(
-                success_topic_name=None if existing_success_topic else f"{endpoint_name}-success",
-                error_topic_name=None if existing_error_topic else f"{endpoint_name}-error",
-                display_name=topic_display_name,
-            ),
-            email_subscriptions=email_subscriptions,
-            https_subscriptions=https_subscriptions,
-            sqs_subscription_queue_arns=sqs_subscription_queue_arns,
-        )
-        self.success_topic: sns.ITopic = self.topics.success_topic
-        self.error_topic: sns.ITopic = self.topics.error_topic
-
-        # Keys of existing encrypted resources: given, or known by the resource construct itself.
-        self.bucket_key = existing_bucket_key or (existing_bucket.encryption_key if existing_bucket else None)
-        topic_keys = [
-            existing_success_topic_key
-            or (existing_success_topic.master_key if existing_success_topic else None),
-            existing_error_topic_key or (existing_error_topic.master_key if existing_error_topic else None),
-        ]
-        self.additional_keys: tuple[kms.IKey, ...] = tuple(
-            k for k in dict.fromkeys([self.bucket_key, *topic_keys]) if k is not None and k is not key
-        )
-
-        self.endpoint = AsyncInferenceEndpoint(
-            self,
-            "Inference",
+        props = EndpointProps(
             endpoint_name=endpoint_name,
-            bucket=self.bucket,
-            input_prefix=input_key_prefix,
-            output_prefix=output_key_prefix,
-            failure_prefix=failure_key_prefix,
-            success_topic=self.success_topic,
-            error_topic=self.error_topic,
-            encryption_key=key,
-            model_props=model_props if model_props or existing_model_name else DEFAULT_MODEL,
+            model_props=model_props,
             existing_model_name=existing_model_name,
             existing_model_role=existing_model_role,
             instance_type=instance_type,
             initial_instance_count=initial_instance_count,
             max_concurrent_invocations_per_instance=max_concurrent_invocations_per_instance,
             include_inference_response_in=include_inference_response_in,
+            autoscaling=autoscaling,
             instance_local_storage=instance_local_storage,
             volume_size_gb=volume_size_gb,
             model_data_download_timeout_seconds=model_data_download_timeout_seconds,
             container_startup_health_check_timeout_seconds=container_startup_health_check_timeout_seconds,
             vpc=vpc,
-            additional_keys=self.additional_keys,
-            log_retention=retention_days(log_retention_days),
+            log_retention_days=log_retention_days,
         )
-        self.topics.restrict_publish_to(self.endpoint.execution_role)
-
-        self.autoscaling: EndpointAutoscaling | None = None
-        if autoscaling is not None:
-            self.autoscaling = EndpointAutoscaling(
-                self,
-                "Autoscaling",
-                endpoint_name=endpoint_name,
-                variant_name=self.endpoint.variant_name,
-                endpoint=self.endpoint.endpoint,
-                min_capacity=autoscaling.min_capacity,
-                max_capacity=autoscaling.max_capacity,
-                target_backlog_per_instance=autoscaling.target_backlog_per_instance,
-                scale_in_cooldown_seconds=autoscaling.scale_in_cooldown_seconds,
-                scale_out_cooldown_seconds=autoscaling.scale_out_cooldown_seconds,
-            )
-
-        self.results = ResultsTable(
-            self, "Results", encryption_key=key, existing_table=existing_table, table_props=table_props
+        pipeline: dict[str, Any] = {
+            "handlers_dir": handlers_dir,
+            "code": code,
+            "existing_encryption_key": existing_encryption_key,
+            "encryption_key_props": encryption_key_props,
+            "existing_bucket": existing_bucket,
+            "bucket_props": bucket_props,
+            "existing_table": existing_table,
+            "table_props": table_props,
+            "delivery": delivery,
+            "https_subscriptions": https_subscriptions,
+            "memory_size": memory_size,
+            "log_retention_days": log_retention_days,
+            "function_props": function_props,
+            "destinations": destinations,
+            "output_prefix": output_prefix,
+        }
+        # Every problem of both parts at once, before anything is built.
+        problems = endpoint_problems(props, check_name=False) + pipeline_problems(
+            name=endpoint_name,
+            name_prop="endpoint_name",
+            endpoint_names=(),
+            prefixes={
+                "input_key_prefix": input_key_prefix,
+                "output_key_prefix": output_key_prefix,
+                "failure_key_prefix": failure_key_prefix,
+            },
+            existing_keys={
+                "existing_bucket_key": (existing_bucket_key, existing_bucket, "existing_bucket"),
+                "existing_success_topic_key": (
+                    existing_success_topic_key,
+                    existing_success_topic,
+                    "existing_success_topic",
+                ),
+                "existing_error_topic_key": (
+                    existing_error_topic_key,
+                    existing_error_topic,
+                    "existing_error_topic",
+                ),
+            },
+            **pipeline,
         )
-        self.table: dynamodb.ITable = self.results.table
-
-        self.code = code if code is not None else result_handler_code(self, Path(str(handlers_dir)))
-        modules = tuple(
-            handler_modules or ((Path(str(handlers_dir)).name,) if handlers_dir else ("handlers",))
-        )
-        bucket_keys = tuple(k for k in (self.bucket_key,) if k is not None and k is not key)
-        self.handlers: dict[str, ResultHandlerFunction] = {}
-        for label, prefix in (("Success", output_key_prefix), ("Error", failure_key_prefix)):
-            self.handlers[label] = ResultHandlerFunction(
-                self,
-                f"{label}Handler",
-                code=self.code,
-                bucket=self.bucket,
-                readable_prefix=prefix,
-                table=self.table,
-                encryption_key=key,
-                extra_keys=bucket_keys,
-                handler_modules=modules,
-                max_payload_bytes=max_payload_bytes,
-                result_ttl_days=result_ttl_days,
-                delivery_mode=delivery.mode,
-                memory_size=memory_size,
-                timeout=timeout,
-                log_retention=retention_days(log_retention_days),
-                description=f"Handles {label.lower()} notifications of SageMaker endpoint {endpoint_name}",
-                function_props=function_props,
-            )
-        self.success_function: lambda_.Function = self.handlers["Success"].function
-        self.error_function: lambda_.Function = self.handlers["Error"].function
-
-        self.recovery: ResultRecovery | None = None
-        self.recovery_function: lambda_.Function | None = None
-        if recovery is not None:
-            recovery_handler = ResultHandlerFunction(
-                self,
-                "RecoveryHandler",
-                code=self.code,
-                handler=contract.RECOVERY_LAMBDA_HANDLER,
-                bucket=self.bucket,
-                readable_prefix=(output_key_prefix, failure_key_prefix),
-                table=self.table,
-                encryption_key=key,
-                extra_keys=bucket_keys,
-                handler_modules=modules,
-                max_payload_bytes=max_payload_bytes,
-                result_ttl_days=result_ttl_days,
-                delivery_mode="buffered",
-                memory_size=memory_size,
-                timeout=timeout,
-                log_retention=retention_days(log_retention_days),
-                description=f"Routes results of SageMaker endpoint {endpoint_name} whose notification never came",
-                function_props=function_props,
-            )
-            self.recovery = ResultRecovery(
-                self,
-                "Recovery",
-                bucket=self.bucket,
-                output_prefix=output_key_prefix,
-                failure_prefix=failure_key_prefix,
-                encryption=self.encryption,
-                function=recovery_handler,
-                endpoint_name=endpoint_name,
-                delay=recovery.delay,
-                require_submitted_record=recovery.require_submitted_record,
-                max_receive_count=delivery.max_receive_count,
-            )
-            self.recovery_function = recovery_handler.function
-            self.handlers["Recovery"] = recovery_handler
-
-        self.deliveries: dict[str, DirectDelivery | BufferedDelivery] = {
-            label: deliver(
-                self,
-                f"{label}Delivery",
-                mode=delivery.mode,
-                topic=topic,
-                function=self.handlers[label].function,
-                encryption_key=key,
-                function_timeout=self.handlers[label].timeout,
-                batch_size=delivery.batch_size,
-                max_batching_window=delivery.max_batching_window,
-                max_receive_count=delivery.max_receive_count,
-            )
-            for label, topic in (("Success", self.success_topic), ("Error", self.error_topic))
-        }
-
-        bound = list(destinations)
-        if not any(isinstance(d, ResultStoreDestination) for d in bound):
-            bound.insert(0, ResultStoreDestination())
-        self.destinations: tuple[ResultDestination, ...] = tuple(bound)
-        destinations_scope = Construct(self, "Destinations")
-        functions = [h.function for h in self.handlers.values()]
-        self.destination_bindings: dict[str, DestinationBinding] = {
-            destination.construct_id: destination.bind(
-                Construct(destinations_scope, destination.construct_id),
-                functions=functions,
-                encryption_key=key,
-            )
-            for destination in bound
-        }
-
-        # The roles use the key by their identity policies (granted where they are created).
-        self.encryption.allow_sns_delivery(self.topics.source_arn_patterns)
-
-        dead_letter_queues: dict[str, sqs.IQueue] = {
-            label: d.dead_letter_queue for label, d in self.deliveries.items()
-        }
-        if self.topics.dead_letter_queue is not None:
-            dead_letter_queues["Subscriptions"] = self.topics.dead_letter_queue
-        if self.recovery is not None:
-            dead_letter_queues["Recovery"] = self.recovery.dead_letter_queue
-        for binding in self.destination_bindings.values():
-            dead_letter_queues.update(binding.dead_letter_queues)
-        self.operations = Operations(
-            self,
-            "Operations",
-            endpoint_name=endpoint_name,
-            variant_name=self.endpoint.variant_name,
-            functions={label: h.function for label, h in self.handlers.items()},
-            dead_letter_queues=dead_letter_queues,
-            topics={"Success": self.success_topic, "Error": self.error_topic},
-            encryption=self.encryption,
+        check("AsyncInferenceResults", problems)
+        super().__init__(
+            scope,
+            construct_id,
+            name=endpoint_name,
+            endpoint_names=[endpoint_name],
+            handler_modules=handler_modules,
+            input_key_prefix=input_key_prefix,
+            output_key_prefix=output_key_prefix,
+            failure_key_prefix=failure_key_prefix,
+            existing_success_topic=existing_success_topic,
+            existing_error_topic=existing_error_topic,
+            topic_display_name=topic_display_name,
+            email_subscriptions=email_subscriptions,
+            sqs_subscription_queue_arns=sqs_subscription_queue_arns,
+            timeout=timeout,
+            max_payload_bytes=max_payload_bytes,
+            result_ttl_days=result_ttl_days,
             alarm_topic=alarm_topic,
-            alarm_emails=alarm_email_subscriptions,
+            alarm_email_subscriptions=alarm_email_subscriptions,
             oldest_request_age=oldest_request_age,
+            recovery=recovery,
+            existing_bucket_key=existing_bucket_key,
+            existing_success_topic_key=existing_success_topic_key,
+            existing_error_topic_key=existing_error_topic_key,
+            **pipeline,
         )
-        self.alarm_topic: sns.ITopic = self.operations.alarm_topic
-
-        self.outputs: dict[str, CfnOutput] = {}
-        for name, value in self._output_values().items():
-            output = CfnOutput(self, f"Output{name}", value=value)
-            output.override_logical_id(f"{output_prefix}{name}")
-            self.outputs[name] = output
-
-    def _output_values(self) -> dict[str, str]:
-        # Output keys are a contract: the client and the local run look them up by these names.
-        values: dict[str, str] = {
-            contract.OUTPUT_ENDPOINT_NAME: self.endpoint.endpoint.attr_endpoint_name,
-            contract.OUTPUT_BUCKET_NAME: self.bucket.bucket_name,
-            contract.OUTPUT_INPUT_PREFIX: self.input_key_prefix,
-            contract.OUTPUT_OUTPUT_PREFIX: self.output_key_prefix,
-            contract.OUTPUT_FAILURE_PREFIX: self.failure_key_prefix,
-            contract.OUTPUT_SUCCESS_TOPIC_ARN: self.success_topic.topic_arn,
-            contract.OUTPUT_ERROR_TOPIC_ARN: self.error_topic.topic_arn,
-            contract.OUTPUT_RESULTS_TABLE_NAME: self.table.table_name,
-            contract.OUTPUT_SUCCESS_FUNCTION_NAME: self.success_function.function_name,
-            contract.OUTPUT_ERROR_FUNCTION_NAME: self.error_function.function_name,
-            contract.OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL: self.deliveries[
-                "Success"
-            ].dead_letter_queue.queue_url,
-            contract.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL: self.deliveries["Error"].dead_letter_queue.queue_url,
-        }
-        values[contract.OUTPUT_ALARM_TOPIC_ARN] = self.alarm_topic.topic_arn
-        if self.recovery is not None and self.recovery_function is not None:
-            values[contract.OUTPUT_RECOVERY_QUEUE_URL] = self.recovery.queue.queue_url
-            values[contract.OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL] = self.recovery.dead_letter_queue.queue_url
-            values[contract.OUTPUT_RECOVERY_FUNCTION_NAME] = self.recovery_function.function_name
-        queues = {"Success": contract.OUTPUT_SUCCESS_QUEUE_URL, "Error": contract.OUTPUT_ERROR_QUEUE_URL}
-        for label, delivery in self.deliveries.items():
-            if delivery.queue is not None:
-                values[queues[label]] = delivery.queue.queue_url
-        for binding in self.destination_bindings.values():
-            values.update(binding.outputs)
-        return values
+        self.endpoint_name = endpoint_name
+        self.endpoint: AsyncInferenceEndpoint
+        self.autoscaling: EndpointAutoscaling | None
+        self.endpoint, self.autoscaling = build_endpoint(self, self, props)
 
     @classmethod
     def from_config(
@@ -746,112 +464,3 @@ def _topic(scope: Construct, construct_id: str, arn: str | None) -> sns.ITopic |
 
 def _key(scope: Construct, construct_id: str, arn: str | None) -> kms.IKey | None:
     return kms.Key.from_key_arn(scope, construct_id, arn) if arn else None
-
-
-def _problems(
-    *,
-    endpoint_name: str,
-    model_props: ModelProps | None,
-    existing_model_name: str | None,
-    existing_model_role: iam.IRole | None,
-    handlers_dir: str | Path | None,
-    code: lambda_.Code | None,
-    existing_encryption_key: kms.IKey | None,
-    encryption_key_props: EncryptionKeyProps | None,
-    existing_bucket: s3.IBucket | None,
-    bucket_props: OutputBucketProps | None,
-    prefixes: Mapping[str, str],
-    existing_table: dynamodb.ITable | None,
-    table_props: ResultsTableProps | None,
-    autoscaling: AutoscalingProps | None,
-    initial_instance_count: int,
-    delivery: DeliveryProps,
-    https_subscriptions: Sequence[str],
-    memory_size: int,
-    log_retention_days: int,
-    function_props: Mapping[str, Any] | None,
-    destinations: Sequence[ResultDestination],
-    output_prefix: str,
-    existing_keys: Mapping[str, tuple[kms.IKey | None, object | None, str]],
-) -> list[str]:
-    """Every problem of the props, so that one synth reports them all."""
-    problems: list[str] = []
-    if not _ENDPOINT_NAME.match(endpoint_name):
-        problems.append(
-            f"endpoint_name: expected 1-63 letters, digits or hyphens, received {endpoint_name!r}"
-        )
-    if model_props is not None and existing_model_name is not None:
-        problems.append("give either model_props or existing_model_name, not both")
-    if existing_model_name is not None and existing_model_role is None:
-        problems.append("existing_model_role: required with existing_model_name (it publishes the results)")
-    if (handlers_dir is None) == (code is None):
-        problems.append("give exactly one of handlers_dir or code")
-    elif handlers_dir is not None and not (Path(handlers_dir) / "__init__.py").is_file():
-        problems.append(
-            f"handlers_dir: expected a folder holding an __init__.py (a package), received {str(handlers_dir)!r}"
-        )
-    exclusive(
-        problems,
-        "existing_encryption_key",
-        existing_encryption_key,
-        "encryption_key_props",
-        encryption_key_props,
-    )
-    exclusive(problems, "existing_bucket", existing_bucket, "bucket_props", bucket_props)
-    exclusive(problems, "existing_table", existing_table, "table_props", table_props)
-    for name, prefix in prefixes.items():
-        problem = prefix_problem(name, prefix)
-        if problem:
-            problems.append(problem)
-    names = list(prefixes)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            if prefixes[a].startswith(prefixes[b]) or prefixes[b].startswith(prefixes[a]):
-                problems.append(
-                    f"{a}/{b}: expected prefixes that do not overlap, received {prefixes[a]!r} and {prefixes[b]!r}"
-                )
-    if autoscaling is not None:
-        if autoscaling.min_capacity < 0:
-            problems.append(f"autoscaling.min_capacity: expected >= 0, received {autoscaling.min_capacity}")
-        if autoscaling.min_capacity > autoscaling.max_capacity:
-            problems.append(
-                f"autoscaling.min_capacity: expected <= max_capacity ({autoscaling.max_capacity}), "
-                f"received {autoscaling.min_capacity}"
-            )
-        if initial_instance_count > autoscaling.max_capacity:
-            problems.append(
-                f"initial_instance_count: expected <= autoscaling.max_capacity ({autoscaling.max_capacity}), "
-                f"received {initial_instance_count}"
-            )
-    if delivery.mode not in ("direct", "buffered"):
-        problems.append(f"delivery.mode: expected 'direct' or 'buffered', received {delivery.mode!r}")
-    if delivery.batch_size > 10 and delivery.max_batching_window.to_seconds() < 1:
-        problems.append(
-            "delivery.max_batching_window: expected at least 1 second when batch_size is above 10"
-        )
-    problems += [
-        f"https_subscriptions: expected an https:// URL, received {url!r}"
-        for url in https_subscriptions
-        if not url.startswith("https://")
-    ]
-    if not 128 <= memory_size <= 10240:
-        problems.append(f"memory_size: expected 128-10240, received {memory_size}")
-    try:
-        retention_days(log_retention_days)
-    except ValueError as exc:
-        problems.append(str(exc))
-    problems += function_props_problems(function_props)
-    ids = [d.construct_id for d in destinations]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        problems.append(f"destinations: expected each destination once, received {duplicates} more than once")
-    for key_name, (given, resource, resource_name) in existing_keys.items():
-        if given is not None and resource is None:
-            problems.append(
-                f"{key_name}: expected only with {resource_name} (the key of that existing resource)"
-            )
-    if output_prefix and not _OUTPUT_PREFIX.match(output_prefix):
-        problems.append(
-            f"output_prefix: expected letters and digits, starting with a letter, received {output_prefix!r}"
-        )
-    return problems

@@ -9,6 +9,7 @@ dead letters expire after 14 days.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, Stack
@@ -77,7 +78,7 @@ class Operations(Construct):
 
     Parameters
     ----------
-    endpoint_name, variant_name: the endpoint to watch.
+    endpoint_names, variant_name: the endpoints to watch (more with :meth:`watch_endpoint`); default none.
     functions: label -> result-handler function.
     dead_letter_queues: label -> dead-letter queue.
     topics: label -> notification topic whose ``NumberOfNotificationsFailed`` is watched; default none.
@@ -95,7 +96,7 @@ class Operations(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        endpoint_name: str,
+        endpoint_names: Sequence[str] = (),
         variant_name: str = "AllTraffic",
         functions: Mapping[str, lambda_.IFunction],
         dead_letter_queues: Mapping[str, sqs.IQueue],
@@ -169,18 +170,13 @@ class Operations(Construct):
                 function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
                 f"{label} result-handler function raised errors",
             )
-        for metric_name in ENDPOINT_FAILURE_METRICS:
-            alarm(
-                f"Endpoint{metric_name}Alarm",
-                endpoint_metric(endpoint_name, variant_name, metric_name),
-                f"{endpoint_name}: {metric_name} > 0",
-            )
-        alarm(
-            "EndpointOldestRequestAlarm",
-            backlog_metric(endpoint_name, "ApproximateAgeOfOldestRequest", "Maximum"),
-            f"{endpoint_name}: a queued request is older than {int(oldest_request_age.to_seconds())} s",
-            threshold=oldest_request_age.to_seconds(),
-        )
+        self._alarm = alarm
+        self._oldest_request_age = oldest_request_age
+        self._variant_name = variant_name
+        self._watched: list[str] = []
+        watched = list(dict.fromkeys(endpoint_names))
+        for endpoint_name in watched[:1]:
+            self._watch_alarms(endpoint_name, variant_name, id_prefix="")
         for label, topic in (topics or {}).items():
             alarm(
                 f"{label}TopicDeliveryFailuresAlarm",
@@ -188,34 +184,15 @@ class Operations(Construct):
                 f"{label} topic: SNS failed to deliver notifications (NumberOfNotificationsFailed > 0)",
             )
 
-        def em(metric_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-            return endpoint_metric(endpoint_name, variant_name, metric_name, statistic)
-
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.hours(3)
         )
-        self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Endpoint backlog",
-                left=[
-                    backlog_metric(endpoint_name, "ApproximateBacklogSize"),
-                    backlog_metric(endpoint_name, "ApproximateBacklogSizePerInstance"),
-                ],
-                right=[backlog_metric(endpoint_name, "HasBacklogWithoutCapacity", "Maximum")],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Endpoint invocations",
-                left=[em(PROCESSED_METRIC)],
-                right=[backlog_metric(endpoint_name, "ApproximateAgeOfOldestRequest", "Maximum")],
-                width=8,
-            ),
-            cloudwatch.GraphWidget(
-                title="Endpoint failures",
-                left=[em(name) for name in ENDPOINT_FAILURE_METRICS],
-                width=8,
-            ),
-        )
+        self._backlog_widget = cloudwatch.GraphWidget(title="Endpoint backlog", width=8)
+        self._invocations_widget = cloudwatch.GraphWidget(title="Endpoint invocations", width=8)
+        self._failures_widget = cloudwatch.GraphWidget(title="Endpoint failures", width=8)
+        self.dashboard.add_widgets(self._backlog_widget, self._invocations_widget, self._failures_widget)
+        for endpoint_name in watched[:1]:
+            self._watch_widgets(endpoint_name, variant_name)
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Handler throughput",
@@ -251,3 +228,55 @@ class Operations(Construct):
                 width=24,
             )
         )
+        for endpoint_name in watched[1:]:
+            self.watch_endpoint(endpoint_name)
+
+    def watch_endpoint(self, endpoint_name: str, variant_name: str | None = None) -> None:
+        """Alarms and dashboard metrics of one more endpoint (its failures and oldest queued request).
+
+        The first endpoint's alarms keep unprefixed construct IDs (those of a one-endpoint stack); each
+        later one's are prefixed with its name, so adding an endpoint never replaces another's alarms.
+        """
+        if endpoint_name in self._watched:
+            return
+        variant = variant_name or self._variant_name
+        prefix = (
+            ""
+            if not self._watched
+            else "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", endpoint_name))
+        )
+        self._watch_alarms(endpoint_name, variant, id_prefix=prefix)
+        self._watch_widgets(endpoint_name, variant)
+
+    def _watch_alarms(self, endpoint_name: str, variant_name: str, *, id_prefix: str) -> None:
+        self._watched.append(endpoint_name)
+        for metric_name in ENDPOINT_FAILURE_METRICS:
+            self._alarm(
+                f"{id_prefix}Endpoint{metric_name}Alarm",
+                endpoint_metric(endpoint_name, variant_name, metric_name),
+                f"{endpoint_name}: {metric_name} > 0",
+            )
+        seconds = int(self._oldest_request_age.to_seconds())
+        self._alarm(
+            f"{id_prefix}EndpointOldestRequestAlarm",
+            backlog_metric(endpoint_name, "ApproximateAgeOfOldestRequest", "Maximum"),
+            f"{endpoint_name}: a queued request is older than {seconds} s",
+            threshold=self._oldest_request_age.to_seconds(),
+        )
+
+    def _watch_widgets(self, endpoint_name: str, variant_name: str) -> None:
+        self._backlog_widget.add_left_metric(backlog_metric(endpoint_name, "ApproximateBacklogSize"))
+        self._backlog_widget.add_left_metric(
+            backlog_metric(endpoint_name, "ApproximateBacklogSizePerInstance")
+        )
+        self._backlog_widget.add_right_metric(
+            backlog_metric(endpoint_name, "HasBacklogWithoutCapacity", "Maximum")
+        )
+        self._invocations_widget.add_left_metric(
+            endpoint_metric(endpoint_name, variant_name, PROCESSED_METRIC)
+        )
+        self._invocations_widget.add_right_metric(
+            backlog_metric(endpoint_name, "ApproximateAgeOfOldestRequest", "Maximum")
+        )
+        for name in ENDPOINT_FAILURE_METRICS:
+            self._failures_widget.add_left_metric(endpoint_metric(endpoint_name, variant_name, name))

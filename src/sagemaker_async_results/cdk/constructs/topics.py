@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+import jsii
+from aws_cdk import IStableAnyProducer, Lazy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -89,6 +90,8 @@ class ResultTopics(Construct):
 
         self._created: list[sns.Topic] = []
         self._source_arns: list[str] = []
+        self._publishers: list[str] = []
+        self._allow_statements: list[iam.PolicyStatement] = []
         self.success_topic = self._topic("Success", existing_success_topic, props.success_topic_name,
                                          encryption_key, props.display_name)  # fmt: skip
         self.error_topic = self._topic("Error", existing_error_topic, props.error_topic_name,
@@ -155,19 +158,27 @@ class ResultTopics(Construct):
         return list(dict.fromkeys(self._source_arns))
 
     def restrict_publish_to(self, publisher: iam.IRole) -> None:
-        """Topic policy of created topics: only ``publisher`` (the SageMaker execution role) may publish.
+        """Topic policy of created topics: only the publishers (SageMaker execution roles) may publish.
 
-        Existing topics keep their policy; the publisher still gets an identity grant for ``sns:Publish``.
+        Each call adds one publisher to the same two statements (an Allow naming them and a Deny of
+        everybody else), so that several endpoints can publish to one pair of topics. Existing topics
+        keep their policy; a publisher still needs an identity grant for ``sns:Publish``.
         """
+        self._publishers.append(publisher.role_arn)
+        if len(self._publishers) > 1:
+            for allow in self._allow_statements:
+                allow.add_arn_principal(publisher.role_arn)
+            return
+        publishers = Lazy.any(_Publishers(self._publishers))
         for topic in self._created:
-            topic.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="AllowPublishBySageMakerExecutionRole",
-                    principals=[iam.ArnPrincipal(publisher.role_arn)],
-                    actions=["sns:Publish"],
-                    resources=[topic.topic_arn],
-                )
+            allow = iam.PolicyStatement(
+                sid="AllowPublishBySageMakerExecutionRole",
+                principals=[iam.ArnPrincipal(publisher.role_arn)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
             )
+            self._allow_statements.append(allow)
+            topic.add_to_resource_policy(allow)
             topic.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="DenyPublishByAnyoneElse",
@@ -175,6 +186,17 @@ class ResultTopics(Construct):
                     principals=[iam.AnyPrincipal()],
                     actions=["sns:Publish"],
                     resources=[topic.topic_arn],
-                    conditions={"ArnNotEquals": {"aws:PrincipalArn": publisher.role_arn}},
+                    conditions={"ArnNotEquals": {"aws:PrincipalArn": publishers}},
                 )
             )
+
+
+@jsii.implements(IStableAnyProducer)
+class _Publishers:
+    """The publishers' ARNs at synth: one ARN alone (as a one-publisher policy always read), else a list."""
+
+    def __init__(self, arns: list[str]) -> None:
+        self._arns = arns
+
+    def produce(self) -> str | list[str]:
+        return self._arns[0] if len(self._arns) == 1 else list(self._arns)
