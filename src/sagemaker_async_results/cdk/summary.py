@@ -218,6 +218,9 @@ def summarize(template: Template) -> str:
     destinations += ["SQS results queue"] if "ResultsQueueUrl" in outputs else []
     if "states:SendTaskSuccess" in json.dumps(resources):
         destinations.append("Step Functions callback")
+    # A Kinesis destination (construct or context) names its stream in the handlers' environment.
+    if any("RESULTS_STREAM_ARN" in p.get("Environment", {}).get("Variables", {}) for _, p in handlers):
+        destinations.append("Kinesis stream")
     lines.append("Destinations: " + (", ".join(destinations) or "none"))
     if contract.OUTPUT_RECOVERY_QUEUE_URL in outputs:
         delays = [

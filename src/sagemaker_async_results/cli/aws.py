@@ -8,6 +8,7 @@ missing region, missing credentials or a dead endpoint never print a traceback.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,10 @@ class AwsOptions:
         import boto3
 
         try:
-            session = boto3.Session(profile_name=self.profile, region_name=self.region)
+            # boto3 reads AWS_DEFAULT_REGION only; AWS_REGION is what the AWS CLI v2, the other SDKs and
+            # Lambda set, and what this tool's own messages tell users to set.
+            region = self.region or os.environ.get("AWS_REGION") or None
+            session = boto3.Session(profile_name=self.profile, region_name=region)
             region = session.region_name
         except Exception as error:
             raise as_cli_error(error) from None
