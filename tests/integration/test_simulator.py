@@ -441,3 +441,30 @@ def test_lost_notifications_leave_the_output_written_and_publish_nothing(aws: No
     assert topic.endswith(":error-topic")
     assert json.loads(message)["invocationStatus"] == "Failed"
     assert endpoint.simulator.outcomes["notification_failed"] == 2
+
+
+def test_simulate_principal_policy_evaluates_the_roles_identity_policies(aws: None) -> None:
+    iam = boto3.client("iam")
+    arn = iam.create_role(RoleName="exec", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="exec",
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "ecr:Get*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": "ecr:GetDownloadUrlForLayer", "Resource": "*"},
+                ],
+            }
+        ),
+    )
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=arn,
+        ActionNames=["ecr:GetAuthorizationToken", "ecr:GetDownloadUrlForLayer", "s3:GetObject"],
+    )["EvaluationResults"]
+    assert {r["EvalActionName"]: r["EvalDecision"] for r in results} == {
+        "ecr:GetAuthorizationToken": "allowed",
+        "ecr:GetDownloadUrlForLayer": "explicitDeny",
+        "s3:GetObject": "implicitDeny",
+    }

@@ -1,11 +1,14 @@
-"""SageMaker control-plane calls the embedded moto lacks, added so endpoints can be adopted locally.
+"""Calls the embedded moto lacks that deploying and adopting endpoints needs, added for the local run.
 
-moto 5.2 stores endpoints and their configs but has no ``UpdateEndpoint``: the call that swaps an
-endpoint's config (SageMaker's way to change output paths and notifications without downtime, used by
-``async-results attach``/``detach`` and by the SageMaker Python SDK's ``update_endpoint``). Here it
-behaves as SageMaker documents it: the new config must exist, the endpoint keeps its name and ARN, and
-it serves the new config's variants. SageMaker passes through ``Updating`` for minutes; the emulator
-swaps at once (the local simulator picks the new config up on a later request).
+- SageMaker ``UpdateEndpoint``: swaps an endpoint's config (SageMaker's way to change output paths and
+  notifications without downtime, used by ``async-results attach``/``detach`` and the SageMaker Python
+  SDK's ``update_endpoint``). As SageMaker documents it: the new config must exist, the endpoint keeps
+  its name and ARN and serves the new config's variants. SageMaker passes through ``Updating`` for
+  minutes; the emulator swaps at once (the simulator picks the new config up on a later request).
+- IAM ``SimulatePrincipalPolicy``: the SageMaker Python SDK v3 checks an execution role with it before
+  it deploys (``ecr:GetAuthorizationToken`` on ``*``). Evaluated on the role's identity policies (inline
+  and attached): an explicit ``Deny`` gives ``explicitDeny``, an ``Allow`` ``allowed``, else
+  ``implicitDeny``; conditions, boundaries and resource policies are not simulated.
 """
 
 from __future__ import annotations
@@ -51,3 +54,54 @@ def support_update_endpoint() -> None:
     response_type: Any = SageMakerResponse
     response_type.update_endpoint = update_endpoint_response
     backend_type._update_endpoint_patched = True
+    _support_simulate_principal_policy()
+
+
+def _support_simulate_principal_policy() -> None:
+    import json
+    import urllib.parse
+
+    from moto.core.responses import ActionResult
+    from moto.iam.responses import IamResponse
+
+    from sagemaker_async_results.adopt.grants import allows
+
+    def decision(documents: list[dict[str, Any]], action: str, resource: str) -> str:
+        denied_only = [
+            {"Statement": [s for s in _statements(d) if s.get("Effect") == "Deny"]} for d in documents
+        ]
+        if allows(
+            [*denied_only, {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}],
+            action,
+            resource,
+        ):
+            return "allowed" if allows(documents, action, resource) else "implicitDeny"
+        return "explicitDeny"
+
+    def simulate_principal_policy(self: Any) -> ActionResult:
+        role = self.backend.get_role_by_arn(self._get_param("PolicySourceArn"))
+        raw = [*role.policies.values()]
+        for policy in role.managed_policies.values():
+            raw += [v.document for v in policy.versions if v.is_default]
+        documents = [json.loads(urllib.parse.unquote(d)) if isinstance(d, str) else d for d in raw]
+        resources = self._get_param("ResourceArns", []) or ["*"]
+        results = [
+            {
+                "EvalActionName": action,
+                "EvalResourceName": resource,
+                "EvalDecision": decision(documents, action, resource),
+                "MatchedStatements": [],
+                "MissingContextValues": [],
+            }
+            for action in self._get_param("ActionNames", [])
+            for resource in resources
+        ]
+        return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+    response_type: Any = IamResponse
+    response_type.simulate_principal_policy = simulate_principal_policy
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
