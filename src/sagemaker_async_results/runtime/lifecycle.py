@@ -44,7 +44,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sagemaker_async_results.contract import ROUTED_TO_ATTRIBUTE
+from sagemaker_async_results.contract import (
+    ROUTED_TO_ATTRIBUTE,
+    ROUTING_ATTRIBUTE,
+    ROUTING_IN_PROGRESS,
+)
 from sagemaker_async_results.runtime.envelopes import parse_message
 from sagemaker_async_results.runtime.errors import (
     DestinationError,
@@ -426,7 +430,13 @@ class RecordLifecycle:
 
     @staticmethod
     def _record(result: InferenceResult, routed_to: list[str]) -> dict[str, Any]:
-        return {**result.to_record(), ROUTED_TO_ATTRIBUTE: list(routed_to)}
+        """The record a destination gets: routing is still under way (the client reads ``routing`` as
+        ``InProgress`` and ``routedTo`` as what completed before this destination)."""
+        return {
+            **result.to_record(),
+            ROUTED_TO_ATTRIBUTE: list(routed_to),
+            ROUTING_ATTRIBUTE: ROUTING_IN_PROGRESS,
+        }
 
     @staticmethod
     def _destination_error(destination: Destination, result: InferenceResult, exc: Any) -> ResultError:
