@@ -58,6 +58,7 @@ def _pipeline_stack() -> None:
             "SuccessTopicArn": {"Value": {"Ref": "Success"}},
             "ErrorTopicArn": {"Value": {"Ref": "Error"}},
             "BucketName": {"Value": "results-bucket"},
+            "InputPrefix": {"Value": "async-inference/inputs/"},
             "OutputPrefix": {"Value": "async-inference/outputs/"},
             "FailurePrefix": {"Value": "async-inference/failures/"},
             "EncryptionKeyArn": {"Value": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/results"},

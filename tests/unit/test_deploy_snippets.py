@@ -35,6 +35,7 @@ PIPELINE = PipelineOutputs(
     bucket="results-bucket",
     output_prefix="async-inference/outputs/",
     failure_prefix="async-inference/failures/",
+    input_prefix="async-inference/inputs/",
     encryption_key_arn=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     publisher_policy_arn=f"arn:aws:iam::{ACCOUNT}:policy/results-publisher",
 )
@@ -144,9 +145,15 @@ def test_iam_snippet_is_the_policy_and_names_the_managed_policy() -> None:
     document = json.loads(text[text.index("{") :])
     assert document == iam_policy(PIPELINE)
     sids = [s["Sid"] for s in document["Statement"]]
-    assert sids == ["WriteAsyncInferenceResults", "PublishAsyncInferenceNotifications", "UseResultsKey"]
+    assert sids == [
+        "ReadAsyncInferenceInputs",
+        "WriteAsyncInferenceResults",
+        "PublishAsyncInferenceNotifications",
+        "UseResultsKey",
+    ]
+    assert document["Statement"][0]["Resource"] == ["arn:aws:s3:::results-bucket/async-inference/inputs/*"]
     no_key = json.loads(render(WITHOUT_KEY, "iam").split("\n", 1)[1])
-    assert [s["Sid"] for s in no_key["Statement"]] == sids[:2]
+    assert [s["Sid"] for s in no_key["Statement"]] == sids[:3]
     with mock_aws():  # IAM accepts the document as a managed policy
         boto3.client("iam").create_policy(PolicyName="p", PolicyDocument=json.dumps(document))
 

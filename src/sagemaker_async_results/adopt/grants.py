@@ -23,7 +23,17 @@ _SAMPLE_OBJECT = "00000000-0000-0000-0000-000000000000.out"
 def execution_role_statements(pipeline: PipelineOutputs) -> list[dict[str, Any]]:
     """The IAM policy statements an endpoint's execution role needs (the publisher policy's content)."""
     s3 = f"arn:{pipeline.partition}:s3:::{pipeline.bucket}"
-    statements: list[dict[str, Any]] = [
+    statements: list[dict[str, Any]] = []
+    if pipeline.input_prefix:  # clients of the pipeline upload inputs there (SageMaker reads them)
+        statements.append(
+            {
+                "Sid": "ReadAsyncInferenceInputs",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{s3}/{pipeline.input_prefix}*"],
+            }
+        )
+    statements += [
         {
             "Sid": "WriteAsyncInferenceResults",
             "Effect": "Allow",

@@ -19,10 +19,6 @@ REQUIRED_OUTPUTS = (
     contract.OUTPUT_OUTPUT_PREFIX,
     contract.OUTPUT_FAILURE_PREFIX,
 )
-#: The stack's customer managed key (outputs are encrypted with it) and the managed policy holding what
-#: an endpoint's execution role needs; stacks deployed before they existed lack them.
-OUTPUT_ENCRYPTION_KEY_ARN = getattr(contract, "OUTPUT_ENCRYPTION_KEY_ARN", "EncryptionKeyArn")
-OUTPUT_PUBLISHER_POLICY_ARN = getattr(contract, "OUTPUT_PUBLISHER_POLICY_ARN", "PublisherPolicyArn")
 
 
 class PipelineNotFoundError(LookupError):
@@ -38,7 +34,11 @@ class PipelineOutputs:
     bucket: str
     output_prefix: str
     failure_prefix: str
+    #: Where clients upload inputs (the endpoint's role reads them); ``None``: inputs are elsewhere.
+    input_prefix: str | None = None
+    #: The stack's key (outputs are encrypted with it); stacks deployed before it was an output lack it.
     encryption_key_arn: str | None = None
+    #: The managed policy with what an endpoint's execution role needs (same caveat).
     publisher_policy_arn: str | None = None
     stack_name: str | None = None
 
@@ -74,8 +74,9 @@ class PipelineOutputs:
             bucket=outputs[prefix + contract.OUTPUT_BUCKET_NAME],
             output_prefix=outputs[prefix + contract.OUTPUT_OUTPUT_PREFIX],
             failure_prefix=outputs[prefix + contract.OUTPUT_FAILURE_PREFIX],
-            encryption_key_arn=outputs.get(prefix + OUTPUT_ENCRYPTION_KEY_ARN),
-            publisher_policy_arn=outputs.get(prefix + OUTPUT_PUBLISHER_POLICY_ARN),
+            input_prefix=outputs.get(prefix + contract.OUTPUT_INPUT_PREFIX),
+            encryption_key_arn=outputs.get(prefix + contract.OUTPUT_ENCRYPTION_KEY_ARN),
+            publisher_policy_arn=outputs.get(prefix + contract.OUTPUT_PUBLISHER_POLICY_ARN),
             stack_name=stack_name,
         )
 
