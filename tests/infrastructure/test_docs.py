@@ -55,6 +55,19 @@ def test_example_app_synthesizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert '"EndpointName": "sentiment-async"' in template.read_text()
 
 
+def test_readme_pipeline_example_synthesizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The README's existing-endpoint snippet, in a stack of its own, synthesizes the pipeline it names."""
+    (block,) = [b for b in _python_blocks() if "AsyncResultsPipeline(" in b]
+    app = cdk.App(context=SKIP_BUNDLING, outdir=str(tmp_path))
+    stack = cdk.Stack(app, "ScorerResults")
+    monkeypatch.chdir(EXAMPLE)  # a folder with a handlers/ package, as the snippet's handlers_dir expects
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme", "stack": stack})
+    app.synth()
+    template = (tmp_path / "ScorerResults.template.json").read_text()
+    assert '"TopicName": "scorer-results-success"' in template
+    assert "MySageMakerExecutionRole" in template
+
+
 def test_context_reference_is_generated_from_the_model() -> None:
     start, end = "<!-- context-reference:start -->", "<!-- context-reference:end -->"
     assert start in CONFIGURE
