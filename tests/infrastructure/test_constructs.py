@@ -148,3 +148,62 @@ def test_summary(default: Synthesized, capsys: pytest.CaptureFixture[str]) -> No
     assert summary_main([str(default.template_path.parent)]) == 0
     assert "AsyncInferenceStack.template.json" in capsys.readouterr().out
     assert summary_main([str(default.template_path.parent / "missing")]) == 1
+
+
+def test_key_statements_for_services() -> None:
+    """SNS sources accumulate in one statement; CloudWatch gets the documented GenerateDataKey* form."""
+    stack = _stack()
+    key = EncryptionKey(stack, "Key")
+    key.allow_sns_delivery(["arn:aws:sns:us-east-1:123456789012:a"])
+    key.allow_sns_delivery(["arn:aws:sns:us-east-1:123456789012:b", "arn:aws:sns:us-east-1:123456789012:a"])
+    key.allow_service("Cw", "cloudwatch.amazonaws.com", actions=("kms:GenerateDataKey*", "kms:Decrypt"))
+    key.allow_service("Cw", "cloudwatch.amazonaws.com")  # once per sid
+    (resource,) = Template.from_stack(stack).find_resources("AWS::KMS::Key").values()
+    statements = {s.get("Sid"): s for s in resource["Properties"]["KeyPolicy"]["Statement"]}
+    assert statements["AllowSnsDeliveryToEncryptedQueues"]["Condition"] == {
+        "ArnLike": {
+            "aws:SourceArn": ["arn:aws:sns:us-east-1:123456789012:a", "arn:aws:sns:us-east-1:123456789012:b"]
+        }
+    }
+    assert statements["Cw"]["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert statements["Cw"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+
+
+def test_source_queues_keep_messages_shorter_than_their_dead_letter_queue() -> None:
+    from aws_cdk import aws_sqs as sqs
+
+    from sagemaker_async_results.cdk.constructs.queues import secure_queue
+
+    stack = _stack()
+    key = kms.Key(stack, "K")
+    dlq = secure_queue(stack, "Dlq", encryption_key=key)
+    source = secure_queue(
+        stack,
+        "Source",
+        encryption_key=key,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5),
+    )
+    assert source.node.default_child.message_retention_period == 7 * 86400  # type: ignore[union-attr]
+    assert dlq.node.default_child.message_retention_period == 14 * 86400  # type: ignore[union-attr]
+    with pytest.raises(
+        ValueError,
+        match=r"Late: expected a retention shorter than its dead-letter queue's \(1209600 s\), received 1209600 s",
+    ):
+        secure_queue(stack, "Late", encryption_key=key, retention=cdk.Duration.days(14),
+                     dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=5))  # fmt: skip
+
+
+def test_kinesis_stream_is_deleted_with_the_stack_unless_retained() -> None:
+    from aws_cdk import aws_iam as iam
+
+    from sagemaker_async_results.cdk.destinations.kinesis import KinesisDestination
+
+    for removal, expected in ((None, "Delete"), (cdk.RemovalPolicy.RETAIN, "Retain")):
+        stack = _stack()
+        key = kms.Key(stack, "K")
+        function = lambda_.Function(stack, "F", runtime=lambda_.Runtime.PYTHON_3_13, handler="x.y",
+                                    code=lambda_.Code.from_inline("x"), role=iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")))  # fmt: skip
+        destination = KinesisDestination() if removal is None else KinesisDestination(removal_policy=removal)
+        destination.bind(stack, functions=[function], encryption_key=key)
+        (stream,) = Template.from_stack(stack).find_resources("AWS::Kinesis::Stream").values()
+        assert (stream["DeletionPolicy"], stream["UpdateReplacePolicy"]) == (expected, expected)

@@ -214,32 +214,36 @@ def test_recovery_path(synth: SynthFn, name: str) -> None:
     queue = queues[queue_id]["Properties"]
     assert queue["DelaySeconds"] == 900
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
-    # The created bucket's own notification configuration (no custom resource): ObjectCreated events of
-    # SageMaker's object names only, to the recovery queue, once the queue policy lets S3 send.
-    assert resources_of(s, "Custom::S3BucketNotifications") == {}
+    # CDK's bucket-notifications custom resource, created once the bucket and the queue policy exist:
+    # ObjectCreated events of SageMaker's object names only, to the recovery queue, whose policy names
+    # exactly this bucket (a bucket's own NotificationConfiguration could not: S3 checks the destination
+    # when the bucket is created, before a policy naming it could exist).
     (bucket_id,) = [
         k for k in resources_of(s, "AWS::S3::Bucket") if k.startswith("AsyncResultsStorageBucket")
     ]
-    bucket = resources_of(s, "AWS::S3::Bucket")[bucket_id]
-    configs = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert "NotificationConfiguration" not in resources_of(s, "AWS::S3::Bucket")[bucket_id]["Properties"]
+    (notifications,) = resources_of(s, "Custom::S3BucketNotifications").values()
+    assert notifications["Properties"]["BucketName"] == {"Ref": bucket_id}
+    assert notifications["Properties"]["Managed"] is True
+    configs = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     filters = sorted(
-        tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["S3Key"]["Rules"])) for c in configs
+        tuple(sorted((r["Name"], r["Value"]) for r in c["Filter"]["Key"]["FilterRules"])) for c in configs
     )
     assert filters == [
         (("prefix", "async-inference/failures/"), ("suffix", "-error.out")),
         (("prefix", "async-inference/outputs/"), ("suffix", ".out")),
     ]
-    assert {json.dumps(c["Queue"]) for c in configs} == {json.dumps({"Fn::GetAtt": [queue_id, "Arn"]})}
-    assert all(c["Event"] == "s3:ObjectCreated:*" for c in configs)
+    assert {json.dumps(c["QueueArn"]) for c in configs} == {json.dumps({"Fn::GetAtt": [queue_id, "Arn"]})}
+    assert all(c["Events"] == ["s3:ObjectCreated:*"] for c in configs)
     (policy_id,) = [
         k for k in resources_of(s, "AWS::SQS::QueuePolicy") if k.startswith("AsyncResultsRecoveryQueuePolicy")
     ]
-    assert policy_id in bucket["DependsOn"]
+    assert policy_id in notifications["DependsOn"]
     (allow,) = [st for st in _queue_policies(s)[queue_id] if st["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
     assert allow["Action"] == "sqs:SendMessage"
     assert allow["Condition"] == {
-        "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::*"]]}},
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [bucket_id, "Arn"]}},
         "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
     }
     # The recovery function consumes it with partial batch responses.
@@ -389,3 +393,19 @@ def test_instance_storage_can_be_declared_in_context(tmp_path: Any) -> None:
     s = synthesize({"instanceType": "ml.zz9.xlarge", "instanceLocalStorage": True}, tmp_path)
     (config,) = resources_of(s, "AWS::SageMaker::EndpointConfig").values()
     assert "KmsKeyId" not in config["Properties"]
+
+
+# --- 6. dead letters outlive their source -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_dead_letter_queue_keeps_messages_longer_than_its_source(synth: SynthFn, name: str) -> None:
+    """SQS keeps a message's original enqueue time when it dead-letters it: the DLQ must keep it longer."""
+    s = synth(name)
+    queues = resources_of(s, "AWS::SQS::Queue")
+    sources = {k: q["Properties"] for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+    assert sources
+    for source_id, props in sources.items():
+        dlq = queues[_ref_or_arn(props["RedrivePolicy"]["deadLetterTargetArn"])]["Properties"]
+        assert props["MessageRetentionPeriod"] == 7 * 86400, source_id
+        assert dlq["MessageRetentionPeriod"] == 14 * 86400, source_id

@@ -501,12 +501,8 @@ def refusals(stack: Stack, needs: Iterator[Need]) -> tuple[list[str], int, int]:
 #: Gaps of the design as synthesized before the fixes: (variation, rule) -> finding. Strict: a gap that
 #: closes makes its test fail until it is removed here.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    **{(v, "cloudwatch-alarm-actions"): "the alarm topic's policy lets no CloudWatch alarm publish"
-       for v in ALL_VARIATIONS if v != "endpoint-settings"},  # that one notifies an existing topic
-    **{(v, "sns-deliveries"): "the key's SNS statement omits the alarm topic (its e-mail subscriptions' DLQ)"
-       for v in ("existing", "every-destination-direct")},
     **{(v, "client"): "no client policy" for v in ALL_VARIATIONS},
-}  # fmt: skip
+}
 
 
 def _cases() -> list[Any]:
@@ -526,11 +522,7 @@ def test_every_needed_access_is_allowed(stack_of: Callable[[str], Stack], variat
     assert not lines, f"{variation}: {len(lines)} of {evaluated} needed calls refused:\n" + "\n".join(lines)
 
 
-FORBIDDEN_GAPS: dict[str, str] = {
-    v: "the recovery queue accepts S3 events of any bucket of the account"
-    for v in ("default", "buffered", "no-autoscaling", "min-capacity-one", "endpoint-settings",
-              "every-destination-direct")
-}  # fmt: skip
+FORBIDDEN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

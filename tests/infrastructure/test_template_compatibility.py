@@ -26,11 +26,33 @@ _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 #: Resources and outputs the pipeline added to every app (new logical IDs: nothing existing changes).
 ADDED = {
     "Outputs": {"EncryptionKeyArn", "PublisherPolicyArn"},
-    "Resources": {"AsyncResultsPublisherPolicy9149E6D2"},
+    "Resources": {
+        "AsyncResultsPublisherPolicy9149E6D2",
+        # The created bucket's recovery notifications through CDK's custom resource (see the bucket below).
+        "AsyncResultsStorageBucketNotificationsEE79016D",
+        "AsyncResultsStorageBucketNotificationsHandlerPolicy6FF047EF",
+        "BucketNotificationsHandler050a0587b7544547bf325f094a3db8347ECC3691",
+        "BucketNotificationsHandler050a0587b7544547bf325f094a3db834RoleB6FB88EC",
+    },
 }
 
 #: Logical ID -> why its properties changed on purpose since the snapshot (an update in place).
-DELIBERATE_CHANGES: dict[str, str] = {}
+DELIBERATE_CHANGES: dict[str, str] = {
+    "AsyncResultsOperationsAlarmTopicPolicy45B2E367": "allows the account's CloudWatch alarms to publish "
+    "(a topic policy replaces SNS's default; without it no alarm reached anyone)",
+    "AsyncResultsEncryptionKeyD937F786": "SNS statement also names the alarm topic (its e-mail subscriptions' "
+    "dead-letter queue); CloudWatch statement in the documented kms:GenerateDataKey* form",
+    "AsyncResultsRecoveryQueuePolicy4E7CB7FA": "accepts S3 events of the pipeline's bucket only (was: any bucket "
+    "of the account)",
+    "AsyncResultsStorageBucketA6DF5A53": "recovery notifications moved to CDK's custom resource, which runs "
+    "after the queue policy naming this exact bucket exists",
+    "AsyncResultsRecoveryQueueEE2D16B0": "7-day retention, shorter than its dead-letter queue's 14 days",
+    "AsyncResultsSuccessDeliveryQueueD867F9ED": "7-day retention, shorter than its dead-letter queue's 14 days",
+    "AsyncResultsErrorDeliveryQueueE14B8866": "7-day retention, shorter than its dead-letter queue's 14 days",
+    "AsyncResultsDestinationsResultsQueue53C615AA": "7-day retention, shorter than its dead-letter queue's 14 days",
+    "AsyncResultsDestinationsKinesisStreamB1C7DA67": "deleted with the stack by default (records are copies of "
+    "results kept in S3 and the table; an idle on-demand stream bills per hour)",
+}
 
 
 def _normalized(template: dict[str, Any]) -> dict[str, Any]:

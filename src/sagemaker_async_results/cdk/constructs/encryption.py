@@ -88,6 +88,8 @@ class EncryptionKey(Construct):
             )
             self.key = self._created
         self._services: set[str] = set()
+        self._sns_sources: list[str] = []
+        self._sns_statement: iam.PolicyStatement | None = None
 
     @property
     def created(self) -> bool:
@@ -102,25 +104,38 @@ class EncryptionKey(Construct):
     def allow_sns_delivery(self, topic_arns: Sequence[str]) -> None:
         """Let SNS encrypt messages it delivers to encrypted SQS queues, only for the given source topics.
 
-        ``topic_arns`` may contain ``*`` patterns (matched with ``ArnLike``); they must not be tokens of
-        topics encrypted with this key (that would be a circular reference): pass ARNs built from names.
+        Every topic whose subscriptions deliver to a queue encrypted with this key (or dead-letter to one)
+        must be named: SNS uses the key as its service principal with the topic as ``aws:SourceArn``.
+        Calls add to one statement. ``topic_arns`` may contain ``*`` patterns (matched with ``ArnLike``);
+        they must not be tokens of topics encrypted with this key (that would be a circular reference):
+        pass ARNs built from names (or a name pattern).
         """
         if self._created is None or not topic_arns:
             return
-        self._created.add_to_resource_policy(
-            iam.PolicyStatement(
+        self._sns_sources.extend(arn for arn in topic_arns if arn not in self._sns_sources)
+        if self._sns_statement is None:
+            self._sns_statement = iam.PolicyStatement(
                 sid="AllowSnsDeliveryToEncryptedQueues",
                 principals=[iam.ServicePrincipal("sns.amazonaws.com")],
                 actions=list(KMS_SERVICE_ACTIONS),
                 resources=["*"],
-                conditions={"ArnLike": {"aws:SourceArn": list(topic_arns)}},
             )
-        )
+            self._created.add_to_resource_policy(self._sns_statement)
+        # Replaces the condition's value with every source so far (the statement is rendered at synth).
+        self._sns_statement.add_condition("ArnLike", {"aws:SourceArn": list(self._sns_sources)})
 
-    def allow_service(self, sid: str, service: str, conditions: Mapping[str, Any] | None = None) -> None:
-        """Let an AWS service encrypt and decrypt with the key (``kms:GenerateDataKey``, ``kms:Decrypt``).
+    def allow_service(
+        self,
+        sid: str,
+        service: str,
+        conditions: Mapping[str, Any] | None = None,
+        actions: Sequence[str] = KMS_SERVICE_ACTIONS,
+    ) -> None:
+        """Let an AWS service encrypt and decrypt with the key (default ``kms:GenerateDataKey``, ``kms:Decrypt``).
 
         Once per ``sid``; a no-op for an existing key, whose policy is the owner's (see docs/security.md).
+        ``actions`` follows the form the service's documentation gives (CloudWatch alarms publishing to an
+        encrypted topic: ``kms:GenerateDataKey*``, ``kms:Decrypt``).
         """
         if self._created is None or sid in self._services:
             return
@@ -129,7 +144,7 @@ class EncryptionKey(Construct):
             iam.PolicyStatement(
                 sid=sid,
                 principals=[iam.ServicePrincipal(service)],
-                actions=list(KMS_SERVICE_ACTIONS),
+                actions=list(actions),
                 resources=["*"],  # in a key policy, "*" means this key
                 conditions=dict(conditions) if conditions else None,
             )

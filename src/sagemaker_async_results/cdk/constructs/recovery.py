@@ -15,18 +15,15 @@ destinations:
    (see :mod:`sagemaker_async_results.runtime.recovery`). Events it cannot handle move to the
    recovery dead-letter queue after ``max_receive_count`` receives; the alarms watch that queue.
 
-How the bucket gets its event notifications:
-
-- **a bucket this stack creates**: its own ``NotificationConfiguration`` (no custom resource, no
-  helper function). S3 checks the destination when it writes the configuration, so the bucket depends
-  on the queue policy; that policy therefore cannot name the bucket's ARN (a reference cycle) and
-  allows ``s3.amazonaws.com`` for buckets of this account (``aws:SourceAccount``). The recovery function
-  ignores events of any other bucket. The construct owns this bucket's notification configuration.
-- **an existing bucket**: CDK's bucket-notifications custom resource, which keeps the notifications
-  others configured there; the queue policy names exactly that bucket. S3 allows one configuration per
-  overlapping prefix/suffix and event type: an existing bucket that already sends ``ObjectCreated``
-  events of these prefixes elsewhere makes the deployment fail (then switch recovery off, or let that
-  consumer forward the events to the recovery queue).
+How the bucket gets its event notifications: CDK's bucket-notifications custom resource, for a bucket
+this stack creates as for an existing one. It runs once the bucket and the queue policy exist, so the queue
+policy names exactly the pipeline's bucket (``aws:SourceArn``) and the account (``aws:SourceAccount``): no
+other bucket, of this account or another, can send events to the recovery queue. (A bucket's own
+``NotificationConfiguration`` would make S3 check the destination when the bucket is created, before a
+policy naming the bucket could exist.) On an existing bucket the custom resource keeps the notifications
+others configured there; S3 allows one configuration per overlapping prefix/suffix and event type: an
+existing bucket that already sends ``ObjectCreated`` events of these prefixes elsewhere makes the
+deployment fail (then switch recovery off, or let that consumer forward the events to the recovery queue).
 
 moto's CloudFormation ignores a bucket's ``NotificationConfiguration`` (and cannot run the custom
 resource without Docker): a local run configures the notification with
@@ -177,39 +174,13 @@ class ResultRecovery(Construct):
         self.delay = delay
 
         destination = QueueNotificationDestination(self.queue, encryption)
-        cfn_bucket = bucket.node.default_child if isinstance(bucket, s3.Bucket) else None
-        if isinstance(cfn_bucket, s3.CfnBucket):
-            any_bucket = Stack.of(self).format_arn(service="s3", region="", account="", resource="*")
-            destination.allow(self, any_bucket, "ArnLike")
-            configs = notification_configuration(output_prefix, failure_prefix, self.queue.queue_arn)
-            cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-                queue_configurations=[
-                    s3.CfnBucket.QueueConfigurationProperty(
-                        event=config["Events"][0],
-                        queue=config["QueueArn"],
-                        filter=s3.CfnBucket.NotificationFilterProperty(
-                            s3_key=s3.CfnBucket.S3KeyFilterProperty(
-                                rules=[
-                                    s3.CfnBucket.FilterRuleProperty(name=rule["Name"], value=rule["Value"])
-                                    for rule in config["Filter"]["Key"]["FilterRules"]
-                                ]
-                            )
-                        ),
-                    )
-                    for config in configs["QueueConfigurations"]
-                ]
+        for prefix, suffix in ((output_prefix, OUTPUT_SUFFIX), (failure_prefix, FAILURE_SUFFIX)):
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED,
+                destination,
+                s3.NotificationKeyFilter(prefix=prefix, suffix=suffix),
             )
-            policy = self.queue.node.try_find_child("Policy")
-            assert policy is not None
-            cfn_bucket.node.add_dependency(policy)  # S3 validates the destination when it is written
-        else:
-            for prefix, suffix in ((output_prefix, OUTPUT_SUFFIX), (failure_prefix, FAILURE_SUFFIX)):
-                bucket.add_event_notification(
-                    s3.EventType.OBJECT_CREATED,
-                    destination,
-                    s3.NotificationKeyFilter(prefix=prefix, suffix=suffix),
-                )
-            self._acknowledge_notifications_handler()
+        self._acknowledge_notifications_handler()
 
         self.function = function.function
         environment: Mapping[str, str] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
@@ -41,6 +41,11 @@ class KinesisDestination:
         The customer managed key of ``existing_stream``, if any: the functions get
         ``kms:GenerateDataKey`` on it. Only with an existing stream.
     retention: how long a created stream keeps records; default 24 hours.
+    removal_policy:
+        What ``cdk destroy`` does with a created stream; default ``DESTROY``. Its records are copies of
+        results that stay in the bucket and the result store, and an on-demand stream bills per
+        stream-hour while idle, so a retained stream would cost money for no reader. Give ``RETAIN``
+        when consumers must drain it after the stack is gone.
     """
 
     construct_id = "Kinesis"
@@ -52,6 +57,7 @@ class KinesisDestination:
         existing_stream_arn: str | None = None,
         existing_stream_key: kms.IKey | None = None,
         retention: Duration | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         problems: list[str] = []
         existing = existing_stream is not None or existing_stream_arn is not None
@@ -66,6 +72,7 @@ class KinesisDestination:
         self.existing_stream_arn = existing_stream_arn
         self.existing_stream_key = existing_stream_key
         self.retention = retention
+        self.removal_policy = removal_policy
         self.stream: kinesis.IStream | None = None
 
     @classmethod
@@ -89,12 +96,13 @@ class KinesisDestination:
                 encryption=kinesis.StreamEncryption.KMS,
                 encryption_key=encryption_key,
                 retention_period=self.retention,
+                removal_policy=self.removal_policy,
             )
             acknowledge(
                 stream,
                 "KDS3",
-                "the stream is encrypted with the construct's customer managed key (rotated, its key policy "
-                "names the result-handler roles) rather than the AWS managed aws/kinesis key, on purpose",
+                "the stream is encrypted with the construct's customer managed key (rotated; the functions "
+                "are granted it by their identity policies) rather than the AWS managed aws/kinesis key, on purpose",
             )
         self.stream = stream
         for function in functions:
