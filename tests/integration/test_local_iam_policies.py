@@ -239,3 +239,17 @@ def test_a_task_token_call_is_allowed_by_a_grant_on_any_state_machine() -> None:
     assert evaluate(Check("states:SendTaskFailure", ANY_RESOURCE), OTHER, [grant], [], _context(OTHER)) == (
         "because no identity-based policy allows the states:SendTaskFailure action"
     )
+
+
+def test_sqs_get_queue_url_is_authorized_on_the_queue_it_names() -> None:
+    view = RequestView("sqs", "GetQueueUrl", ACCOUNT, "us-east-1", {"QueueName": "results"})
+    assert checks_for(view) == [Check("sqs:GetQueueUrl", f"arn:aws:sqs:us-east-1:{ACCOUNT}:results")]
+
+
+@pytest.mark.parametrize(
+    ("operation", "action"),
+    [("HeadObject", "s3:GetObject"), ("ListObjectsV2", "s3:ListBucket"), ("HeadBucket", "s3:ListBucket")],
+)
+def test_s3_operations_are_authorized_by_the_iam_action_aws_checks(operation: str, action: str) -> None:
+    view = RequestView("s3", operation, ACCOUNT, "us-east-1", {}, moto_resource="arn:aws:s3:::bucket/key")
+    assert checks_for(view) == [Check(action, "arn:aws:s3:::bucket/key")]

@@ -57,6 +57,19 @@ _ACTION_ALIASES = {
     "sns:PublishBatch": "sns:Publish",
     "lambda:Invoke": "lambda:InvokeFunction",
     "lambda:InvokeAsync": "lambda:InvokeFunction",
+    # S3 operations authorized by another action (AWS's "Actions, resources, and condition keys").
+    "s3:HeadObject": "s3:GetObject",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    "s3:ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "s3:ListBuckets": "s3:ListAllMyBuckets",
+    "s3:CreateMultipartUpload": "s3:PutObject",
+    "s3:UploadPart": "s3:PutObject",
+    "s3:CompleteMultipartUpload": "s3:PutObject",
+    "s3:CopyObject": "s3:PutObject",
+    "s3:DeleteObjects": "s3:DeleteObject",
 }
 #: Step Functions calls that name a task token: locally the token does not tell which state machine issued
 #: it, so they are checked against any resource (an Allow on any state machine suffices).
@@ -417,6 +430,14 @@ def _sns(request: RequestView) -> list[Any]:
     return []
 
 
+def _sqs(request: RequestView) -> list[Any]:
+    """moto names the queue of a ``QueueUrl``; ``GetQueueUrl``/``CreateQueue`` name it by ``QueueName``."""
+    name = request.params.get("QueueName")
+    if name and request.moto_resource == "*":
+        return [request.arn("sqs", str(name))]
+    return []
+
+
 def _kms(request: RequestView) -> list[Any]:
     key = request.params.get("KeyId") or request.params.get("DestinationKeyId")
     if key is None and request.params.get("CiphertextBlob"):
@@ -476,6 +497,7 @@ _RESOLVERS: dict[str, Callable[[RequestView], list[Any]]] = {
     "dynamodb": _dynamodb,
     "sns": _sns,
     "kms": _kms,
+    "sqs": _sqs,
     "kinesis": _kinesis,
     "events": _events,
     "states": _states,
@@ -504,11 +526,14 @@ def _key_arn(request: RequestView, key: str) -> str:
 
 
 def _implied_checks(request: RequestView, checks: list[Check]) -> list[Check]:
-    """KMS permissions AWS checks on the caller's behalf: publishing to an encrypted topic or queue.
+    """Permissions AWS checks besides the action's own.
 
     SNS and SQS call KMS with the caller's identity for a topic or queue encrypted with a customer key:
-    ``kms:GenerateDataKey`` and ``kms:Decrypt`` to publish or send, ``kms:Decrypt`` to receive.
+    ``kms:GenerateDataKey`` and ``kms:Decrypt`` to publish or send, ``kms:Decrypt`` to receive. S3 answers
+    a read of a missing object with 404 only to a caller that may list the bucket (else 403).
     """
+    if request.service == "s3" and checks and checks[0].action == "s3:GetObject":
+        return _missing_object_check(request, checks[0].resource)
     implied: list[str] = []
     if (request.service == "sns" and request.action in ("Publish", "PublishBatch")) or (
         request.service == "sqs" and request.action in ("SendMessage", "SendMessageBatch")
@@ -523,6 +548,20 @@ def _implied_checks(request: RequestView, checks: list[Check]) -> list[Check]:
         return []
     arn = _key_arn(request, key)
     return [Check(action, arn) for action in implied]
+
+
+def _missing_object_check(request: RequestView, resource: str) -> list[Check]:
+    """``s3:ListBucket`` on the bucket when the object ``resource`` names does not exist."""
+    if not resource.startswith("arn:aws:s3:::") or "/" not in resource:
+        return []
+    bucket, key = resource.removeprefix("arn:aws:s3:::").split("/", 1)
+    with contextlib.suppress(Exception):
+        from moto.s3.models import s3_backends
+
+        if key in s3_backends[request.account]["aws"].get_bucket(bucket).keys:
+            return []
+        return [Check("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
+    return []
 
 
 def _encryption_key(request: RequestView, resource: str) -> str | None:
