@@ -54,6 +54,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bench import await_callers
 from bench.config import DOCS_POLL_DELAY_S, SDK_WAITER_DELAY_S, SDK_WAITER_MAX_ATTEMPTS
 from bench.stats import Row
 
@@ -876,7 +877,11 @@ def run(
                 log(f"  {name}: wall {runs[name].wall:.1f} s, {runs[name].calls_per_result:.3f} calls/result")
     log("await at scale: the same client on the in-memory AWS (project-bound)")
     fake = run_fake(requests=requests, log=log)
-    rows = _rows(runs) + _fake_rows(fake)
+    log(
+        "await at scale: 1, 10, 100 caller processes and an idle caller, reply queue vs stream (quotas modeled)"
+    )
+    callers = await_callers.run_callers(log=log)
+    rows = _rows(runs) + _fake_rows(fake) + await_callers.rows(callers)
     figure = plot(runs, plot_path) if plot_path else None
     lone_p50 = statistics.median(runs["lone"].seconds)
     return rows, {
@@ -900,6 +905,7 @@ def run(
             "results/s on 2 cores: they measure the emulator; 'fakeAws' measures this project's waiter"
         ),
         "fakeAws": {k: v for k, v in fake.items() if k != "_seconds"},
+        "callers": {k: v for k, v in callers.items() if k != "_seconds"},
         "lambdaConcurrency": concurrency,
         "endpointConcurrency": endpoint_concurrency,
         "plot": str(figure) if figure else None,
@@ -979,7 +985,10 @@ def plot_fake(fake: dict[str, Any], emulator_runs: dict[str, Any], path: Path) -
 
 
 def main() -> None:
-    """``python -m bench.await_at_scale [requests] [--no-baselines] [--fake-only [--rates 50,200,1000]]``.
+    """``python -m bench.await_at_scale [requests] [--no-baselines] [--fake-only [--rates ...]] [--callers-only]``.
+
+    ``--callers-only``: only :mod:`bench.await_callers` (1, 10, 100 caller processes and an idle caller,
+    reply queue vs stream; ~7 min); merged into ``bench/results/await_at_scale.json`` under ``callers``.
 
     ``--fake-only``: only the in-memory AWS case (minutes, no emulator); it is merged into
     ``bench/results/await_at_scale.json`` under ``fakeAws``, keeping the emulator rows there.
@@ -993,6 +1002,11 @@ def main() -> None:
     parser.add_argument("requests", nargs="?", type=int, default=1000)
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--fake-only", action="store_true", help="only the in-memory AWS case")
+    parser.add_argument(
+        "--callers-only",
+        action="store_true",
+        help="only the 1/10/100 caller processes and idle case (reply queue vs stream, quotas modeled)",
+    )
     parser.add_argument("--rates", default=",".join(f"{r:g}" for r in FAKE_RATES))
     parser.add_argument("--lone-samples", type=int, default=60)
     arguments = parser.parse_args()
@@ -1001,6 +1015,18 @@ def main() -> None:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if arguments.callers_only:
+        log("await at scale: 1, 10, 100 caller processes and an idle caller (in-memory AWS, quotas modeled)")
+        callers = await_callers.run_callers(log=log)
+        path = out / "await_at_scale.json"
+        extra = json.loads(path.read_text()) if path.exists() else {}
+        extra["callers"] = {k: v for k, v in callers.items() if k != "_seconds"}
+        path.write_text(json.dumps(extra, indent=2))
+        for row in await_callers.rows(callers):
+            print(
+                f"{row.name}: {row.median:.3f} {row.unit}; target {row.target}: {'met' if row.met else 'MISSED'}"
+            )
+        return
     if arguments.fake_only:
         log(f"await at scale on the in-memory AWS: {arguments.requests} requests, rates {arguments.rates}/s")
         fake = run_fake(

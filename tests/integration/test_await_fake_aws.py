@@ -67,3 +67,34 @@ def test_the_summary_judges_each_target_from_its_values() -> None:
         assert ratio["met"] == (ratio["value"] <= MAX_P50_RATIO)
     assert Counter(runs["fake_lone"]["calls"])["GetRecords"] >= 2
     assert summary["latencyMs"] == 10
+
+
+def test_callers_case_ci_sized_reply_queue_unthrottled_stream_throttled() -> None:
+    """bench.await_callers at CI size: 1 and 4 caller processes x 20 futures, an idle caller 2 minutes
+    (compressed). What must hold on any machine: every future resolved with its own result, the reply
+    queues never throttled while 4 stream readers exceed Kinesis' 5 reads/s per shard, each target's
+    met flag judged from its value, and an idle reply-queue caller making no receive at all."""
+    from bench.await_callers import MAX_IDLE_CALLS_PER_MINUTE, rows, run_callers
+
+    summary = run_callers(callers=(1, 4), futures=20, rate=200.0, lone_samples=5, idle_minutes=2)
+    runs = summary["runs"]
+    assert set(runs) == {"replyQueue_1", "replyQueue_4", "stream_1", "stream_4"}
+    for name, entry in runs.items():
+        assert entry["wrongResults"] == 0, name
+        assert sum(entry["resolvedBy"].values()) == entry["callers"] * 20, name
+        targets = entry["targets"]
+        calls, ratio, throttled = targets["callsPerResult"], targets["p50VsLone"], targets["throttled"]
+        assert calls["met"] == (calls["value"] <= MAX_CALLS_PER_RESULT), name
+        assert ratio["met"] == (ratio["value"] <= MAX_P50_RATIO), name
+        assert throttled["met"] == (throttled["value"] == 0), name
+        assert ratio["value"] == pytest.approx(entry["p50"] / summary["lone"][entry["design"]]["p50"])
+    assert runs["replyQueue_4"]["throttledCalls"] == 0
+    assert runs["replyQueue_4"]["resolvedBy"].get("replyQueue", 0) >= 70, (
+        "the reply queues pushed few results"
+    )
+    assert not {"GetRecords", "ListShards"} & set(runs["replyQueue_4"]["callsByOperation"])
+    assert runs["stream_4"]["throttledCalls"] > 0, "4 readers of one shard every 0.2 s stayed under 5 reads/s"
+    idle = summary["idle"]["replyQueue"]
+    assert "ReceiveMessage" not in idle["idleCalls"]
+    assert idle["targets"]["idleCallsPerMinute"]["value"] <= MAX_IDLE_CALLS_PER_MINUTE
+    assert len(rows(summary)) == 4 * 3 + 2 * 2

@@ -317,12 +317,19 @@ class ResultWaiter:
         results found and how many of the due requests are read at the store's pace (not pushed).
         """
         now = time.monotonic()
+        # Safety checks due soon are read with those due now: one call for a caller's whole batch of
+        # requests (submitted over a few seconds), not one call each as each comes due.
+        soon = now + self._safety_sweep / 3
         with self._lock:
             due = {
                 inference_id: list(watches)
                 for inference_id, watches in self._pending.items()
                 if not push or any(not w.pushed or w.next_check <= now for w in watches)
             }
+            if due and push:
+                for inference_id, watches in self._pending.items():
+                    if inference_id not in due and any(w.next_check <= soon for w in watches):
+                        due[inference_id] = list(watches)
         unpushed = sum(1 for watches in due.values() if not push or any(not w.pushed for w in watches))
         found = 0
         ids = list(due)

@@ -298,9 +298,18 @@ class ReplyQueueSource:
                 self._healthy = True
                 self._backoff.reset()
                 self.pacer.note(found)
-                pause = self.pacer.pause(waiter.pending()) - (time.monotonic() - started)
+                pause = self._pause(waiter.pending()) - (time.monotonic() - started)
             self._stop.wait(max(0.0, pause))
         self._flush(waiter)
+
+    def _pause(self, pending: int) -> float:
+        """Wait before the next receive only when the wait gathers results (at least 2 more expected).
+
+        Why: at a low rate a pause finds no more results per receive, it only delays each one.
+        """
+        if self.pacer.rate * self.pacer.longest < 2:
+            return 0.0
+        return self.pacer.pause(pending)
 
     def _failed(self, waiter: ResultWaiter, error: Exception, url: str) -> float:
         if error_code(error) in _GONE:
@@ -330,13 +339,16 @@ class ReplyQueueSource:
                 if waiter.deliver(record, self.name):
                     found += 1
         if len(self._receipts) >= RECEIVE_LIMIT:
-            self._flush(waiter)
+            self._flush(waiter, whole_batches=True)
         return found
 
-    def _flush(self, waiter: ResultWaiter) -> None:
-        """Delete the receipts held, 10 per ``DeleteMessageBatch`` (a failure only lets them reappear)."""
+    def _flush(self, waiter: ResultWaiter, *, whole_batches: bool = False) -> None:
+        """Delete the receipts held, 10 per ``DeleteMessageBatch`` (a failure only lets them reappear).
+
+        ``whole_batches``: only full batches of 10 (while receiving); the rest when idle or closing.
+        """
         url = self._url
-        while self._receipts and url is not None:
+        while url is not None and len(self._receipts) >= (RECEIVE_LIMIT if whole_batches else 1):
             batch, self._receipts = self._receipts[:RECEIVE_LIMIT], self._receipts[RECEIVE_LIMIT:]
             waiter.stats.calls["DeleteMessageBatch"] += 1
             try:
