@@ -22,6 +22,7 @@ OUTPUT_KEYS = {
     env_names.OUTPUT_ALARM_TOPIC_ARN, env_names.OUTPUT_RECOVERY_QUEUE_URL,
     env_names.OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_RECOVERY_FUNCTION_NAME,
     env_names.OUTPUT_ENCRYPTION_KEY_ARN, env_names.OUTPUT_PUBLISHER_POLICY_ARN,
+    "ReplyQueuePrefix", "ReplyQueueKeyArn", "ReplyQueueCallerPolicyArn",  # the default reply queues
 }  # fmt: skip
 #: CDK's own singleton handler of the bucket-notifications custom resource (aws-cdk-lib code).
 CDK_NOTIFICATIONS_HANDLER = "BucketNotificationsHandler"
@@ -33,6 +34,7 @@ def _handlers(s: Synthesized) -> dict[str, Any]:
         k: v
         for k, v in resources_of(s, "AWS::Lambda::Function").items()
         if not k.startswith(CDK_NOTIFICATIONS_HANDLER)
+        and str(v["Properties"].get("Handler", "")).startswith("sagemaker_async_results.")
     }
 
 
@@ -635,7 +637,7 @@ def test_no_iam_wildcard_actions_or_resources_beyond_the_necessary(
     default: Synthesized, buffered: Synthesized
 ) -> None:
     allowed_star_actions = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData",
-                            "ecr:GetAuthorizationToken"}  # fmt: skip
+                            "ecr:GetAuthorizationToken", "sqs:ListQueues"}  # fmt: skip
     for s in (default, buffered):
         for statement in _statements(s):
             if statement["Resource"] == "*":

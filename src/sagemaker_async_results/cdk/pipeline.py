@@ -61,6 +61,7 @@ from sagemaker_async_results.cdk.constructs.results_table import ResultsTable, R
 from sagemaker_async_results.cdk.constructs.topics import ResultTopics, TopicProps
 from sagemaker_async_results.cdk.destinations import (
     DestinationBinding,
+    ReplyQueueDestination,
     ResultDestination,
     ResultStoreDestination,
 )
@@ -168,8 +169,9 @@ class AsyncResultsPipeline(Construct):
         Default :class:`DeliveryProps` () (direct).
     destinations:
         Built-in destinations to bind (see :mod:`sagemaker_async_results.cdk.destinations`); default
-        the result store only. The result store is added unless a ``ResultStoreDestination`` is given
-        (``ResultStoreDestination(enabled=False)`` switches it off).
+        the result store and the callers' reply queues. The result store is added unless a
+        ``ResultStoreDestination`` is given (``ResultStoreDestination(enabled=False)`` switches it off),
+        the reply queues unless a ``ReplyQueueDestination`` is (``ReplyQueueDestination(enabled=False)``).
     memory_size: default 512 MB. timeout: default 60 seconds. log_retention_days: default 30.
     max_payload_bytes: larger payloads are handed to handlers by reference; default 10 MiB.
     result_ttl_days: days a result record is kept; default 30.
@@ -433,6 +435,8 @@ class AsyncResultsPipeline(Construct):
         bound = list(destinations)
         if not any(isinstance(d, ResultStoreDestination) for d in bound):
             bound.insert(0, ResultStoreDestination())
+        if not any(isinstance(d, ReplyQueueDestination) for d in bound):
+            bound.append(ReplyQueueDestination())  # the client's push, on by default
         self.destinations: tuple[ResultDestination, ...] = tuple(bound)
         destinations_scope = Construct(self, "Destinations")
         functions = [h.function for h in self.handlers.values()]

@@ -22,6 +22,7 @@ from sagemaker_async_results.cdk.destinations._base import (
 )
 from sagemaker_async_results.cdk.destinations.event_bridge import EventBridgeDestination
 from sagemaker_async_results.cdk.destinations.kinesis import KinesisDestination
+from sagemaker_async_results.cdk.destinations.reply_queue import ReplyQueueDestination
 from sagemaker_async_results.cdk.destinations.result_store import ResultStoreDestination
 from sagemaker_async_results.cdk.destinations.results_queue import ResultsQueueDestination
 from sagemaker_async_results.cdk.destinations.step_functions import StepFunctionsCallbackDestination
@@ -35,6 +36,7 @@ __all__ = [
     "DestinationFromConfig",
     "EventBridgeDestination",
     "KinesisDestination",
+    "ReplyQueueDestination",
     "ResultDestination",
     "ResultStoreDestination",
     "ResultsQueueDestination",
@@ -49,6 +51,7 @@ BUILT_IN_DESTINATIONS: tuple[DestinationFromConfig, ...] = (
     ResultsQueueDestination,
     EventBridgeDestination,
     KinesisDestination,
+    ReplyQueueDestination,
 )
 
 
