@@ -253,3 +253,28 @@ def test_sqs_get_queue_url_is_authorized_on_the_queue_it_names() -> None:
 def test_s3_operations_are_authorized_by_the_iam_action_aws_checks(operation: str, action: str) -> None:
     view = RequestView("s3", operation, ACCOUNT, "us-east-1", {}, moto_resource="arn:aws:s3:::bucket/key")
     assert checks_for(view) == [Check(action, "arn:aws:s3:::bucket/key")]
+
+
+@pytest.mark.parametrize("command", ["demo", "serve"])
+@pytest.mark.parametrize(("flags", "enforced"), [([], True), (["--no-iam"], False)])
+def test_the_local_commands_enforce_permissions_unless_no_iam(
+    monkeypatch: pytest.MonkeyPatch, command: str, flags: list[str], enforced: bool
+) -> None:
+    from click.testing import CliRunner
+
+    import sagemaker_async_results.local.demo as demo
+    import sagemaker_async_results.local.serve as serve
+    from sagemaker_async_results.cli.commands import cli
+
+    calls: list[dict[str, Any]] = []
+
+    def record(**kwargs: Any) -> int:
+        calls.append(kwargs)
+        return 0
+
+    monkeypatch.setattr(demo, "run_demo", record)
+    monkeypatch.setattr(serve, "serve", record)
+    result = CliRunner().invoke(cli, ["--region", "us-east-1", command, *flags], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    assert [call["iam"] for call in calls] == [enforced]
