@@ -2,7 +2,10 @@
 
 ``boto3`` is imported only when a client is first created, keeping cold starts light. Clients use
 botocore's ``standard`` retry mode, so a throttled call is retried with backoff before the runtime
-reports it (reason ``Throttled``).
+reports it (reason ``Throttled``). During an invocation, retries also stop in time for the runtime
+to record what completed (:mod:`~sagemaker_async_results.runtime.deadline`): a hook on each client,
+injected or created; created clients give up on one attempt after
+:data:`~sagemaker_async_results.runtime.deadline.ATTEMPT_SECONDS` (connect + read timeouts).
 
 Example
 -------
@@ -15,6 +18,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from sagemaker_async_results.runtime import deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -71,6 +76,8 @@ class Clients:
             if client is not None
         }
         self._clients.update(services or {})
+        for client in self._clients.values():
+            deadline.install(client)
         self._session = session
         self._endpoint_url = endpoint_url
         self._region_name = region_name
@@ -96,13 +103,18 @@ class Clients:
 
         # boto3's default session caches loaded service models across clients.
         factory = self._session.client if self._session is not None else boto3.client
-        config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
-        return factory(
+        config = Config(
+            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            connect_timeout=deadline.CONNECT_TIMEOUT_SECONDS,
+            read_timeout=deadline.READ_TIMEOUT_SECONDS,
+        )
+        client = factory(
             service,  # type: ignore[call-overload]
             endpoint_url=self._endpoint_url,
             region_name=self._region_name,
             config=config,
         )
+        return deadline.install(client)
 
     @property
     def s3(self) -> S3Client:

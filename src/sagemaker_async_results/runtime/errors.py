@@ -186,6 +186,12 @@ class DuplicateInProgressError(ResultError):
     reason = "DuplicateInProgress"
 
 
+class DeadlineReachedError(ResultError):
+    """Too little of the invocation's time is left to run a step and record it: the step is left to the retry."""
+
+    reason = "DeadlineReached"
+
+
 class RecordsFailedError(ResultError):
     """Direct mode: one or more records of the event failed; raised so Lambda retries the event."""
 

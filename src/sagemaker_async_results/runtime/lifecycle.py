@@ -27,6 +27,14 @@ Then, for the records of the event that got through step 4, together:
 A step that raised writes ``routing = Failed`` with the error, the step's name and the steps that
 completed, and gives the lock up so the retry can route.
 
+Deadline (:mod:`~sagemaker_async_results.runtime.deadline`): with a Lambda context, a margin of the
+invocation's time is kept for steps 6 and the failure write. No record is claimed and no step (payload
+check, handler, destination) is started with the margin or less left: the record fails with
+``DeadlineReached`` after recording what completed, and the retry resumes from there. AWS retries
+during the steps stop before the margin; the final writes retry until just before the deadline. A
+handler that itself runs into the margin (past the deadline, or returning with too little time for
+the write after it to land) is the one case where a step can run twice.
+
 Handler error policy: an exception from a user handler goes to the exception handler registered
 for its class, if any (returning normally marks it handled, and the handler counts as completed);
 otherwise it fails the record as ``HandlerFailed`` (a structured error the handler raised, such as
@@ -36,9 +44,10 @@ otherwise it fails the record as ``HandlerFailed`` (a structured error the handl
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -49,8 +58,11 @@ from sagemaker_async_results.contract import (
     ROUTING_ATTRIBUTE,
     ROUTING_IN_PROGRESS,
 )
+from sagemaker_async_results.runtime import deadline as deadlines
+from sagemaker_async_results.runtime.deadline import Deadline
 from sagemaker_async_results.runtime.envelopes import parse_message
 from sagemaker_async_results.runtime.errors import (
+    DeadlineReachedError,
     DestinationError,
     DuplicateInProgressError,
     HandlerError,
@@ -101,6 +113,14 @@ class _Routing:
     result: InferenceResult
     lock: Lock | None
     routed_to: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stopped:
+    """A record's front that raised a BaseException: reported as ``error``, ``exc`` raised after the batch."""
+
+    exc: BaseException
+    error: ResultError
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,20 +188,114 @@ class RecordLifecycle:
         self, extracts: Sequence[Callable[[], Any]], context: Any = None, *, concurrent: bool = True
     ) -> list[Outcome | ResultError]:
         """Process the records of one event; returns one outcome or structured error per record, in order."""
+        deadline = Deadline(context, self.settings.deadline_margin_seconds)
+        if not deadline.known:  # no Lambda context: botocore's retries as they are, no step refused
+            return self._process_batch(extracts, context, deadline, concurrent=concurrent)
+        with deadlines.steps(deadline):
+            return self._process_batch(extracts, context, deadline, concurrent=concurrent)
+
+    def _process_batch(
+        self, extracts: Sequence[Callable[[], Any]], context: Any, deadline: Deadline, *, concurrent: bool
+    ) -> list[Outcome | ResultError]:
         leaders: dict[tuple[str, str], int] = {}
         leaders_lock = threading.Lock()
 
         def front(item: tuple[int, Callable[[], Any]]) -> Outcome | ResultError | _Routing | _Copy:
             index, extract = item
-            return self._front(index, extract, context, leaders, leaders_lock)
+            return self._front(index, extract, context, deadline, leaders, leaders_lock)
 
-        fronts = self._map(front, list(enumerate(extracts)), concurrent=concurrent)
+        items = list(enumerate(extracts))
+        late: list[Future[Any]] = []
+        if deadline.known and concurrent and min(self.settings.batch_concurrency, len(items)) > 1:
+            fronts, late = self._fronts_until_margin(front, items, deadline)
+        else:
+            fronts = self._map(front, items, concurrent=concurrent)
+        stopped = next((f.exc for f in fronts if isinstance(f, _Stopped)), None)
+        fronts = [f.error if isinstance(f, _Stopped) else f for f in fronts]
         routing = [(i, f) for i, f in enumerate(fronts) if isinstance(f, _Routing)]
-        finished = self._finish([f for _, f in routing], concurrent=concurrent)
+        finished = self._finish([f for _, f in routing], deadline, concurrent=concurrent)
         outcomes = list(fronts)
         for (index, _), done in zip(routing, finished, strict=True):  # pragma: no mutate (equal lengths)
             outcomes[index] = done
-        return [self._copy_outcome(o, outcomes) if isinstance(o, _Copy) else o for o in outcomes]  # type: ignore[misc]
+        if late:  # they record what they completed themselves: give them until the deadline
+            wait(late, timeout=max(0.0, deadline.remaining() - deadlines.FINAL_RESERVE_SECONDS))
+        if stopped is not None:  # the others are finished and recorded: now the invocation stops
+            raise stopped
+        return [self._copy_outcome(o, outcomes) if isinstance(o, _Copy) else o for o in outcomes]
+
+    def _fronts_until_margin(
+        self,
+        front: Callable[[tuple[int, Callable[[], Any]]], Any],
+        items: list[tuple[int, Any]],
+        deadline: Deadline,
+    ) -> tuple[list[Any], list[Future[Any]]]:
+        """The records' fronts, concurrently, waited for until twice the margin is left (at most).
+
+        The records whose handlers returned by then are finished (destinations in the first margin,
+        completion in the second) without waiting for a slower one: a handler running past the
+        deadline must not take the others' completion down with it. A record still running then is
+        reported failed
+        (``DeadlineReached``); when its steps end, it records what completed itself (the retry
+        resumes from there). A front stopped by a BaseException (e.g. ``KeyboardInterrupt``) is
+        returned as :class:`_Stopped`: the others are finished before it is raised.
+        """
+        done: dict[int, Any] = {}
+        changed = threading.Condition()
+        cut = False  # pragma: no mutate (set below before any read that matters)
+
+        def run(item: tuple[int, Callable[[], Any]]) -> None:
+            index = item[0]
+            try:
+                outcome = front(item)
+            except BaseException as exc:
+                outcome = _Stopped(
+                    exc, ResultError("interrupted", received=repr(exc), expected="the step returns")
+                )
+            with changed:
+                if not cut:
+                    done[index] = outcome
+                    changed.notify_all()
+                    return
+            if isinstance(outcome, _Routing):  # left behind: the batch was finished without it
+                error = DeadlineReachedError(
+                    "the record's steps ended after the margin started: what completed is recorded",
+                    received={"routedTo": list(outcome.routed_to)},
+                    expected="the steps end before the margin",
+                    inference_id=outcome.result.inference_id,
+                )
+                self._abandon(outcome, error, "completion")
+            if isinstance(outcome, _Stopped):
+                raise outcome.exc
+
+        pool = self._get_pool()
+        futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
+        with changed:
+            while len(done) < len(items):
+                left = deadline.remaining() - deadlines.FRONTS_WAIT_MARGINS * deadline.margin
+                if left <= 0:
+                    break
+                changed.wait(timeout=left)
+            cut = True
+            ready = dict(done)
+        fronts: list[Any] = []
+        late: list[Future[Any]] = []
+        for (index, _), future in zip(items, futures, strict=True):  # pragma: no mutate (equal lengths)
+            if index in ready:
+                fronts.append(ready[index])
+                continue
+            late.append(future)
+            fronts.append(
+                self._failed(
+                    DeadlineReachedError(
+                        "the record's steps were still running when the margin started: left to the retry",
+                        received={"remainingSeconds": round(deadline.remaining(), 3)},
+                        expected="the steps end before the margin",
+                    ),
+                    None,
+                    "",
+                )
+            )
+        return fronts, late
 
     def build_result(self, notification: InferenceResultNotification) -> InferenceResult:
         """The result object for a notification (nothing is read yet)."""
@@ -210,6 +324,7 @@ class RecordLifecycle:
         index: int,
         extract: Callable[[], Any],
         context: Any,
+        deadline: Deadline,
         leaders: dict[tuple[str, str], int],
         leaders_lock: threading.Lock,
     ) -> Outcome | ResultError | _Routing | _Copy:
@@ -242,7 +357,7 @@ class RecordLifecycle:
                 if leader != index:
                     return _Copy(leader, result)
             self._check_reference(result)
-            return self._claim_and_handle(result, context)
+            return self._claim_and_handle(result, context, deadline)
         except ResultError as err:
             return self._failed(err, inference_id, endpoint)
         except Exception as exc:
@@ -265,9 +380,12 @@ class RecordLifecycle:
 
     # X-Ray only (off outside Lambda); capture_response=False keeps result payloads out of traces.
     @tracer.capture_method(capture_response=False)  # pragma: no mutate (not observable without X-Ray)
-    def _claim_and_handle(self, result: InferenceResult, context: Any) -> Outcome | _Routing:
+    def _claim_and_handle(
+        self, result: InferenceResult, context: Any, deadline: Deadline
+    ) -> Outcome | _Routing:
         routed_to: list[str] = []
         claim: Lock | AlreadyRouted | None = None  # pragma: no mutate (annotation only)
+        deadline.check("claim", inference_id=result.inference_id)  # nothing written yet: just retried
         seconds = lock_seconds(context)
         if self.record_guard is not None:
             values = None
@@ -294,6 +412,7 @@ class RecordLifecycle:
         step = PAYLOAD_CHECK_STEP
         try:
             if self.settings.payload_check == "head" and result.has_payload:
+                deadline.check(step, inference_id=result.inference_id)
                 result.size()  # HeadObject: the object exists (and its size), no body read
             routes = self.router.resolve(result)
             if not routes:
@@ -307,6 +426,7 @@ class RecordLifecycle:
                 if step in resume:
                     routing.routed_to.append(step)
                     continue
+                deadline.check(step, inference_id=result.inference_id)
                 if isinstance(current, Route):
                     self._run_handler(current, result)
                 else:
@@ -321,7 +441,9 @@ class RecordLifecycle:
         return routing
 
     # -- the batch, after its handlers ----------------------------------------------------------
-    def _finish(self, routings: list[_Routing], *, concurrent: bool) -> list[Outcome | ResultError]:
+    def _finish(
+        self, routings: list[_Routing], deadline: Deadline, *, concurrent: bool
+    ) -> list[Outcome | ResultError]:
         """Notify-once destinations and completion for every record that got through its handlers."""
         errors: dict[int, ResultError] = {}
         for destination in self.after:
@@ -339,6 +461,13 @@ class RecordLifecycle:
                     errors[i] = self._destination_error(destination, routing.result, exc)
                     self._abandon(routing, errors[i], destination.name)
             if not group:
+                continue
+            try:
+                deadline.check(destination.name, inference_id=None)
+            except ResultError as late:
+                for i in group:
+                    errors[i] = _for_record(late, routings[i].result)
+                    self._abandon(routings[i], errors[i], destination.name)
                 continue
             sent = self._send_many(destination, [routings[i] for i in group], concurrent=concurrent)
             for i, error in zip(group, sent, strict=True):  # pragma: no mutate (equal lengths)
@@ -365,7 +494,8 @@ class RecordLifecycle:
     def _complete(self, done: list[_Routing]) -> None:
         """Mark routed: never fails a record (everything ran; failing would run it all again)."""
         if self.record_guard is not None:
-            self.record_guard.complete_many([(r.lock, r.routed_to) for r in done if r.lock is not None])
+            with deadlines.final_writes():
+                self.record_guard.complete_many([(r.lock, r.routed_to) for r in done if r.lock is not None])
 
     def _abandon(self, routing: _Routing, error: ResultError | None, step: str) -> None:
         """A step failed: record it and what completed, and give the lock up so the retry can route."""
@@ -374,7 +504,8 @@ class RecordLifecycle:
             return
         if error is None:  # not a structured error (e.g. KeyboardInterrupt): still give the lock up
             error = ResultError("interrupted", received=step, expected="the step returns")
-        self.record_guard.fail(routing.lock, routing.routed_to, error, step)
+        with deadlines.final_writes():
+            self.record_guard.fail(routing.lock, routing.routed_to, error, step)
 
     def _copy_outcome(self, copy: _Copy, outcomes: Sequence[Any]) -> Outcome | ResultError:
         leader = outcomes[copy.leader]
@@ -524,10 +655,23 @@ class RecordLifecycle:
         """``fn`` over ``items``, up to ``BATCH_CONCURRENCY`` at once when ``concurrent``."""
         if not concurrent or min(self.settings.batch_concurrency, len(items)) <= 1:
             return [fn(item) for item in items]
+        pool = self._get_pool()
+        # Each item in a copy of this thread's context: the deadline's budget goes with it.
+        runs = [(contextvars.copy_context(), item) for item in items]
+        return list(pool.map(lambda run: run[0].run(fn, run[1]), runs))
+
+    def _get_pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.settings.batch_concurrency, thread_name_prefix="record")
-        return list(self._pool.map(fn, items))
+            return self._pool
+
+
+def _for_record(error: ResultError, result: InferenceResult) -> ResultError:
+    """A copy of ``error`` naming ``result`` (one error per record: each is logged and reported alone)."""
+    copy = type(error)(error.message, received=error.received, expected=error.expected)
+    copy.inference_id = result.inference_id
+    return copy
 
 
 class _record_keys:

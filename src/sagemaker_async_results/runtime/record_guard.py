@@ -31,7 +31,10 @@ An attempt to route a result:
 
 The completion and the failure are the writes whose loss a redelivery cannot repair (a lost
 completion lets a later duplicate route again once the lock expired; a lost failure makes the retry
-run again what had completed), so each gets :data:`FINAL_WRITE_ROUNDS` rounds of botocore's retries.
+run again what had completed), so each gets :data:`FINAL_WRITE_ROUNDS` rounds of botocore's retries;
+during an invocation, those retries go on as long as the invocation lives and stop just before its
+deadline (:mod:`~sagemaker_async_results.runtime.deadline`), which keeps a margin of the invocation's
+time for them: started before the margin, they are not cut off by Lambda's timeout.
 
 Ambiguous writes (the write took effect and the caller was answered with a throttle or a 500) resolve
 by themselves: botocore's retry passes its condition again (``lockOwner = :me``), every write is
@@ -69,6 +72,7 @@ from sagemaker_async_results.contract import (
     lock_key,
     result_key,
 )
+from sagemaker_async_results.runtime import deadline
 from sagemaker_async_results.runtime.errors import DuplicateInProgressError
 from sagemaker_async_results.runtime.observability import logger
 from sagemaker_async_results.runtime.payloads import aws_error, error_code
@@ -348,8 +352,22 @@ class RecordGuard:
         self._final_write(lock, self._completion(lock, routed_to), operation="DynamoDB.UpdateItem (complete)")
 
     def _final_write(self, lock: Lock, update: dict[str, Any], *, operation: str) -> None:
-        """A completion or failure write, with :data:`FINAL_WRITE_ROUNDS` rounds of retries; never raises."""
+        """A completion or failure write, with :data:`FINAL_WRITE_ROUNDS` rounds of retries; never raises.
+
+        During an invocation, no round starts that the deadline leaves no time for.
+        """
+        budget = deadline.current()
         for round_ in range(1, FINAL_WRITE_ROUNDS + 1):
+            if budget is not None and not budget.allows_attempt():
+                logger.error(
+                    "the routing outcome was not written: the invocation's deadline came first",
+                    extra={
+                        "key": lock.key,
+                        "inference_id": lock.inference_id,
+                        "remaining_seconds": round(budget.deadline.remaining(), 3),
+                    },
+                )
+                return
             try:
                 self._dynamodb().update_item(**update)
                 return

@@ -32,6 +32,10 @@ DEFAULT_HANDLER_MODULES = ("handlers",)
 #: object fails the record even when no handler reads it. See :class:`Settings`.
 PAYLOAD_CHECK_ENV = names.PAYLOAD_CHECK
 PAYLOAD_CHECKS = ("lazy", "head")
+#: Seconds of the invocation's time kept for recording what completed (see
+#: :mod:`~sagemaker_async_results.runtime.deadline`); unset: a quarter of the invocation's time at its
+#: start, at most 10 s.
+DEADLINE_MARGIN_ENV = "DEADLINE_MARGIN_SECONDS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,9 @@ class Settings:
     #: Existence check of S3-resident payloads (``PAYLOAD_CHECK``): ``lazy`` costs no S3 request
     #: unless a handler reads the payload; ``head`` adds a ``HeadObject`` per S3-resident result.
     payload_check: Literal["lazy", "head"] = "lazy"
+    #: Time kept for the runtime's own writes before the invocation's deadline (``DEADLINE_MARGIN_SECONDS``);
+    #: ``None``: a quarter of the time the invocation had at its start, at most 10 s.
+    deadline_margin_seconds: float | None = None
     metrics_namespace: str = field(default=names.METRICS_NAMESPACE)
     #: The variables the settings were read from; destinations read their own ones here. Settings built
     #: directly (tests, benchmarks) have none, so only the result store can be on (it needs a table).
@@ -148,6 +155,19 @@ class Settings:
             problems.append(f"{PAYLOAD_CHECK_ENV}={check!r}: expected lazy or head")
             check = "lazy"  # pragma: no mutate (a problem was recorded: the settings are never returned)
 
+        margin: float | None = None
+        raw_margin = text(DEADLINE_MARGIN_ENV)
+        if raw_margin is not None:
+            try:
+                margin = float(raw_margin)
+            except ValueError:
+                margin = -1.0  # pragma: no mutate (a problem was recorded: the settings are never returned)
+            if not 0 <= margin < 900:
+                problems.append(
+                    f"{DEADLINE_MARGIN_ENV}={raw_margin!r}: expected seconds, 0 or more and under 900"
+                )
+                margin = None
+
         settings = cls(
             results_bucket=bucket,
             readable_locations=tuple(locations),
@@ -161,6 +181,7 @@ class Settings:
             ),
             batch_concurrency=positive_int(names.BATCH_CONCURRENCY, DEFAULT_BATCH_CONCURRENCY),
             payload_check="head" if check == "head" else "lazy",
+            deadline_margin_seconds=margin,
             metrics_namespace=text("POWERTOOLS_METRICS_NAMESPACE") or names.METRICS_NAMESPACE,
             environment=MappingProxyType(dict(env)),
         )
@@ -174,4 +195,5 @@ class Settings:
 
 
 def _all_names() -> list[str]:
-    return [value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)]
+    found = [value for key, value in vars(names).items() if key.isupper() and isinstance(value, str)]
+    return [*found, DEADLINE_MARGIN_ENV]
