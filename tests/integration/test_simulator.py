@@ -468,3 +468,15 @@ def test_simulate_principal_policy_evaluates_the_roles_identity_policies(aws: No
         "ecr:GetDownloadUrlForLayer": "explicitDeny",
         "s3:GetObject": "implicitDeny",
     }
+
+
+def test_describe_model_leaves_out_members_the_model_does_not_have(aws: None) -> None:
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="plain",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"},
+    )
+    described = sagemaker.describe_model(ModelName="plain")
+    assert "VpcConfig" not in described  # SageMaker omits it; SDK v3's typed Model rejects {}
+    assert described["PrimaryContainer"]["Image"].endswith("/m:1")
