@@ -86,6 +86,8 @@ OUTPUT_ERROR_QUEUE_URL = "ErrorQueueUrl"
 OUTPUT_ENCRYPTION_KEY_ARN = "EncryptionKeyArn"
 #: Managed policy with what a SageMaker execution role needs to publish into the pipeline.
 OUTPUT_PUBLISHER_POLICY_ARN = "PublisherPolicyArn"
+#: Managed policy with what a client (notebook, service, the CLI) needs to submit requests and await results.
+OUTPUT_CLIENT_POLICY_ARN = "ClientPolicyArn"
 #: The outputs a client needs to submit and await results. ``EndpointName`` is there when the stack
 #: serves exactly one endpoint; a pipeline serving several (or any) needs the endpoint name from the caller.
 CLIENT_OUTPUTS = (OUTPUT_BUCKET_NAME, OUTPUT_INPUT_PREFIX, OUTPUT_RESULTS_TABLE_NAME)

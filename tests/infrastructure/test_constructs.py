@@ -207,3 +207,48 @@ def test_kinesis_stream_is_deleted_with_the_stack_unless_retained() -> None:
         destination.bind(stack, functions=[function], encryption_key=key)
         (stream,) = Template.from_stack(stack).find_resources("AWS::Kinesis::Stream").values()
         assert (stream["DeletionPolicy"], stream["UpdateReplacePolicy"]) == (expected, expected)
+
+
+def test_client_access_grants_exactly_what_a_client_calls() -> None:
+    from aws_cdk import aws_dynamodb as dynamodb
+    from aws_cdk import aws_iam as iam
+
+    from sagemaker_async_results.cdk.constructs.client_access import ClientAccess
+
+    stack = _stack()
+    key = kms.Key(stack, "K")
+    bucket = s3.Bucket(stack, "B")
+    table = dynamodb.Table(
+        stack, "T", partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING)
+    )
+    role = iam.Role(stack, "Notebook", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    access = ClientAccess(stack, bucket=bucket, input_prefix="in/", output_prefix="out/", failure_prefix="err/",
+                          keys=[key], table=table)  # fmt: skip
+    access.grant(role)
+    policy = access.managed_policy(stack, "ClientPolicy")
+    access.add_endpoint("Fraud-Scorer")  # after both: the grant and the policy get it too
+    access.add_endpoint("Fraud-Scorer")
+    template = Template.from_stack(stack).to_json()
+    documents = {
+        "grant": next(r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"),
+        "managed": template["Resources"][stack.get_logical_id(policy.node.default_child)],  # type: ignore[arg-type]
+    }
+    for kind, resource in documents.items():
+        statements = {s["Sid"]: s for s in resource["Properties"]["PolicyDocument"]["Statement"]}
+        assert sorted(statements) == ["InvokeEndpoints", "ReadResults", "ResultStore", "UploadInputs",
+                                      "UseKeyThroughItsServices"], kind  # fmt: skip
+        invoke = statements["InvokeEndpoints"]
+        assert invoke["Action"] == "sagemaker:InvokeEndpointAsync"
+        assert (
+            invoke["Resource"]["Fn::Join"][1][-1] == ":endpoint/fraud-scorer"
+        )  # SageMaker ARNs are lower case
+        assert statements["UploadInputs"]["Action"] == "s3:PutObject"
+        assert statements["ReadResults"]["Action"] == "s3:GetObject"
+        assert sorted(statements["ResultStore"]["Action"]) == [
+            "dynamodb:BatchGetItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+        ]
+        use_key = statements["UseKeyThroughItsServices"]
+        assert sorted(use_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert len(use_key["Condition"]["StringEquals"]["kms:ViaService"]) == 4

@@ -97,7 +97,9 @@ def test_an_sdk_deployed_endpoints_role_gets_the_publisher_policy_and_only_it_ma
             execution_roles=[SDK_ROLE],
         ),
     )
-    (policy,) = _of_type(template, "AWS::IAM::ManagedPolicy").values()
+    (policy,) = [
+        p for k, p in _of_type(template, "AWS::IAM::ManagedPolicy").items() if "PublisherPolicy" in k
+    ]
     assert policy["Properties"]["Roles"] == ["AmazonSageMaker-ExecutionRole-20260101"]
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert set(statements) == {"ReadInputs", "WriteOutputsAndFailures", "PublishNotifications", "UseKey"}
@@ -166,7 +168,9 @@ def test_an_existing_bucket_with_its_own_prefixes(tmp_path: Path) -> None:
     template = _synth_with_nag(tmp_path, build)
     assert not _of_type(template, "AWS::S3::Bucket")
     assert template["Outputs"][contract.OUTPUT_BUCKET_NAME]["Value"] == "ml-team-bucket"
-    (policy,) = _of_type(template, "AWS::IAM::ManagedPolicy").values()
+    (policy,) = [
+        p for k, p in _of_type(template, "AWS::IAM::ManagedPolicy").items() if "PublisherPolicy" in k
+    ]
     writes = next(
         s
         for s in policy["Properties"]["PolicyDocument"]["Statement"]

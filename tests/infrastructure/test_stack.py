@@ -21,7 +21,7 @@ OUTPUT_KEYS = {
     env_names.OUTPUT_SUCCESS_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_ERROR_DEAD_LETTER_QUEUE_URL,
     env_names.OUTPUT_ALARM_TOPIC_ARN, env_names.OUTPUT_RECOVERY_QUEUE_URL,
     env_names.OUTPUT_RECOVERY_DEAD_LETTER_QUEUE_URL, env_names.OUTPUT_RECOVERY_FUNCTION_NAME,
-    env_names.OUTPUT_ENCRYPTION_KEY_ARN, env_names.OUTPUT_PUBLISHER_POLICY_ARN,
+    env_names.OUTPUT_ENCRYPTION_KEY_ARN, env_names.OUTPUT_PUBLISHER_POLICY_ARN, env_names.OUTPUT_CLIENT_POLICY_ARN,
     "ReplyQueuePrefix", "ReplyQueueKeyArn", "ReplyQueueCallerPolicyArn",  # the default reply queues
 }  # fmt: skip
 #: CDK's own singleton handler of the bucket-notifications custom resource (aws-cdk-lib code).
@@ -84,12 +84,21 @@ def test_key_policy_names_services_only_and_roles_use_it_by_identity_grants(defa
         "AllowS3EventNotificationsToEncryptedQueues",
     }
     assert "root" in json.dumps(statements["root"]["Principal"])
-    for sid, service in (
-        ("AllowCloudWatchAlarmsToEncryptedTopic", "cloudwatch.amazonaws.com"),
-        ("AllowS3EventNotificationsToEncryptedQueues", "s3.amazonaws.com"),
+    for sid, service, actions in (
+        # CloudWatch: the form AWS documents for services publishing to an encrypted topic.
+        (
+            "AllowCloudWatchAlarmsToEncryptedTopic",
+            "cloudwatch.amazonaws.com",
+            ["kms:Decrypt", "kms:GenerateDataKey*"],
+        ),
+        (
+            "AllowS3EventNotificationsToEncryptedQueues",
+            "s3.amazonaws.com",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+        ),
     ):
         assert statements[sid]["Principal"] == {"Service": service}
-        assert statements[sid]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]  # exact, no wildcard
+        assert sorted(statements[sid]["Action"]) == actions
     account = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert statements["AllowCloudWatchAlarmsToEncryptedTopic"]["Condition"] == account
     # S3's form is AWS's documented one; the recovery queue's policy limits the senders.

@@ -25,9 +25,10 @@ _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 #: Resources and outputs the pipeline added to every app (new logical IDs: nothing existing changes).
 ADDED = {
-    "Outputs": {"EncryptionKeyArn", "PublisherPolicyArn"},
+    "Outputs": {"EncryptionKeyArn", "PublisherPolicyArn", "ClientPolicyArn"},
     "Resources": {
         "AsyncResultsPublisherPolicy9149E6D2",
+        "AsyncResultsClientPolicyDADC0619",  # what a client needs (grant_client, the ClientPolicyArn output)
         # The created bucket's recovery notifications through CDK's custom resource (see the bucket below).
         "AsyncResultsStorageBucketNotificationsEE79016D",
         "AsyncResultsStorageBucketNotificationsHandlerPolicy6FF047EF",

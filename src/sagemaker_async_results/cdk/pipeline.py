@@ -42,6 +42,7 @@ from sagemaker_async_results import contract
 from sagemaker_async_results.cdk.bundling import result_handler_code
 from sagemaker_async_results.cdk.constructs._nag import acknowledge_iam5_resource, nag_text
 from sagemaker_async_results.cdk.constructs._props import check, exclusive, prefix_problem
+from sagemaker_async_results.cdk.constructs.client_access import ClientAccess
 from sagemaker_async_results.cdk.constructs.delivery import (
     BufferedDelivery,
     DeliveryMode,
@@ -65,6 +66,8 @@ from sagemaker_async_results.cdk.destinations import (
     ResultDestination,
     ResultStoreDestination,
 )
+from sagemaker_async_results.cdk.destinations.kinesis import KinesisDestination
+from sagemaker_async_results.cdk.destinations.results_queue import ResultsQueueDestination
 
 __all__ = ["AsyncResultsPipeline", "DeliveryProps", "RecoveryProps", "pipeline_problems"]
 
@@ -476,6 +479,21 @@ class AsyncResultsPipeline(Construct):
         self.alarm_topic: sns.ITopic = self.operations.alarm_topic
 
         self.publisher_policy = self._publisher_policy()
+        # What a client needs (submit, upload, read results, the result store, the results delivery), as
+        # the ClientPolicyArn output's managed policy and through grant_client().
+        self.client_access = ClientAccess(
+            self,
+            bucket=self.bucket,
+            input_prefix=self.input_key_prefix,
+            output_prefix=self.output_key_prefix,
+            failure_prefix=self.failure_key_prefix,
+            keys=[k for k in (self.encryption_key, self.bucket_key) if k is not None],
+            table=self.table,
+            results_queues=[d.queue for d in bound if isinstance(d, ResultsQueueDestination) and d.queue],
+            results_streams=[d.stream for d in bound if isinstance(d, KinesisDestination) and d.stream],
+            endpoint_names=self.endpoint_names,
+        )
+        self.client_policy = self.client_access.managed_policy(self, "ClientPolicy")
         for index, role in enumerate(execution_roles):
             self.add_publisher(
                 role
@@ -499,6 +517,11 @@ class AsyncResultsPipeline(Construct):
         if attach_policy:
             self.publisher_policy.attach_to_role(role)
 
+    def grant_client(self, grantee: iam.IGrantable) -> None:
+        """Give a client of the app (a role, a function, a task role) what it needs to submit requests and
+        await their results: the ``ClientPolicyArn`` output's statements (see :class:`ClientAccess`)."""
+        self.client_access.grant(grantee)
+
     def watch_endpoint(
         self, endpoint_name: str, variant_name: str | None = None, *, name_value: str | None = None
     ) -> None:
@@ -511,6 +534,7 @@ class AsyncResultsPipeline(Construct):
         if endpoint_name not in self.endpoint_names:
             self.endpoint_names.append(endpoint_name)
         self.operations.watch_endpoint(endpoint_name, variant_name)
+        self.client_access.add_endpoint(endpoint_name)
         output = self.outputs.get(contract.OUTPUT_ENDPOINT_NAME)
         if len(self.endpoint_names) == 1:
             if output is None:
@@ -600,6 +624,7 @@ class AsyncResultsPipeline(Construct):
                 ].dead_letter_queue.queue_url,
                 contract.OUTPUT_ENCRYPTION_KEY_ARN: self.encryption_key.key_arn,
                 contract.OUTPUT_PUBLISHER_POLICY_ARN: self.publisher_policy.managed_policy_arn,
+                contract.OUTPUT_CLIENT_POLICY_ARN: self.client_policy.managed_policy_arn,
             }
         )
         values[contract.OUTPUT_ALARM_TOPIC_ARN] = self.alarm_topic.topic_arn
