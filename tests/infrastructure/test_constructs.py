@@ -252,3 +252,34 @@ def test_client_access_grants_exactly_what_a_client_calls() -> None:
         use_key = statements["UseKeyThroughItsServices"]
         assert sorted(use_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
         assert len(use_key["Condition"]["StringEquals"]["kms:ViaService"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("log_group", "created"), [("create", True), ("existing", False), ("sagemaker", False)]
+)
+def test_endpoint_log_group_created_adopted_or_left_to_sagemaker(log_group: str, created: bool) -> None:
+    """An endpoint name that ran before left its log group: creating it again would fail the deployment."""
+    stack = _stack()
+    key = EncryptionKey(stack, "Key")
+    bucket = OutputBucket(stack, "Bucket", encryption_key=key.key)
+    topics = ResultTopics(stack, "Topics", encryption_key=key.key)
+    endpoint = AsyncInferenceEndpoint(
+        stack, "Endpoint", endpoint_name="again", bucket=bucket.bucket, success_topic=topics.success_topic,
+        error_topic=topics.error_topic, encryption_key=key.key,
+        model_props=ModelProps(image="public.ecr.aws/example/model:1"), log_group=log_group,  # type: ignore[arg-type]
+    )  # fmt: skip
+    template = Template.from_stack(stack)
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert [g["Properties"]["LogGroupName"] for g in groups.values()] == (
+        ["/aws/sagemaker/Endpoints/again"] if created else []
+    )
+    (policy,) = [p for p in template.find_resources("AWS::IAM::Policy").values()
+                 if any(s.get("Sid") == "EndpointLogs" for s in p["Properties"]["PolicyDocument"]["Statement"])]  # fmt: skip
+    assert policy  # the execution role may write to the group whoever created it
+    assert (endpoint.log_group is not None) is (log_group != "sagemaker")
+    with pytest.raises(PropsError, match="log_group: expected one of"):
+        AsyncInferenceEndpoint(
+            stack, "Bad", endpoint_name="bad", bucket=bucket.bucket, success_topic=topics.success_topic,
+            error_topic=topics.error_topic, encryption_key=key.key,
+            model_props=ModelProps(image="public.ecr.aws/example/model:1"), log_group="mine",  # type: ignore[arg-type]
+        )  # fmt: skip

@@ -30,6 +30,7 @@ from sagemaker_async_results.cdk.constructs.result_handler import retention_days
 from sagemaker_async_results.cdk.constructs.sagemaker_endpoint import (
     INCLUDE_INFERENCE_RESPONSE_VALUES,
     AsyncInferenceEndpoint,
+    EndpointLogGroup,
     EndpointVpcProps,
     ModelProps,
 )
@@ -87,6 +88,7 @@ class EndpointProps:
     container_startup_health_check_timeout_seconds: int | None = None
     vpc: EndpointVpcProps | None = None
     log_retention_days: int = 30
+    log_group: EndpointLogGroup = "create"
 
 
 def endpoint_problems(props: EndpointProps, *, check_name: bool = True) -> list[str]:
@@ -147,6 +149,7 @@ def build_endpoint(
         vpc=props.vpc,
         additional_keys=pipeline.additional_keys,
         log_retention=retention_days(props.log_retention_days),
+        log_group=props.log_group,
     )
     # The execution role's own policy already holds the publisher grants: only the topics learn it.
     pipeline.add_publisher(endpoint.execution_role, attach_policy=False)
@@ -200,6 +203,9 @@ class AsyncResultsEndpoint(Construct):
         Production variant settings; default SageMaker's.
     vpc: the model containers' VPC (:class:`EndpointVpcProps`); default none.
     log_retention_days: retention of the endpoint's log group; default 30.
+    log_group: who provides the log group ``/aws/sagemaker/Endpoints/<name>``: ``"create"`` (default, with
+        the retention above; fails when the group exists), ``"existing"`` (an endpoint of that name ran
+        before: adopt its group) or ``"sagemaker"`` (SageMaker creates it, without retention).
 
     Raises
     ------
@@ -228,6 +234,7 @@ class AsyncResultsEndpoint(Construct):
         container_startup_health_check_timeout_seconds: int | None = None,
         vpc: EndpointVpcProps | None = None,
         log_retention_days: int = 30,
+        log_group: EndpointLogGroup = "create",
     ) -> None:
         super().__init__(scope, construct_id)
         props = EndpointProps(
@@ -246,6 +253,7 @@ class AsyncResultsEndpoint(Construct):
             container_startup_health_check_timeout_seconds=container_startup_health_check_timeout_seconds,
             vpc=vpc,
             log_retention_days=log_retention_days,
+            log_group=log_group,
         )
         problems = endpoint_problems(props)
         try:

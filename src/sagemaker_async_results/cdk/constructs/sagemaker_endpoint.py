@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from aws_cdk import ArnFormat, Aws, CfnMapping, Fn, RemovalPolicy, Stack, region_info
 from aws_cdk import aws_iam as iam
@@ -26,11 +27,18 @@ __all__ = [
     "DLC_ACCOUNT_VARIABLE",
     "INCLUDE_INFERENCE_RESPONSE_VALUES",
     "AsyncInferenceEndpoint",
+    "EndpointLogGroup",
     "EndpointVpcProps",
     "ModelProps",
     "dlc_account_mapping",
     "has_instance_storage",
 ]
+
+#: Who provides the endpoint's log group ``/aws/sagemaker/Endpoints/<name>`` (SageMaker fixes the name):
+#: ``"create"`` this construct, with a retention period (the deployment fails when the group exists, e.g.
+#: an endpoint of that name ran before); ``"existing"`` the group exists and is used as it is (its retention
+#: stays yours); ``"sagemaker"`` SageMaker creates it at the endpoint's first log, without retention.
+EndpointLogGroup = Literal["create", "existing", "sagemaker"]
 
 #: Placeholder of an image URI for the AWS Deep Learning Containers registry account of the stack's
 #: region (it differs between regions: 763104351884 in most, others in opt-in and China regions).
@@ -133,6 +141,9 @@ class AsyncInferenceEndpoint(Construct):
         besides ``encryption_key``; default none.
     log_retention: retention of the endpoint's log group ``/aws/sagemaker/Endpoints/<name>``, created
         here so that it has one (SageMaker would otherwise create it with none); default one month.
+    log_group: who provides that log group (:data:`EndpointLogGroup`); default ``"create"``. Give
+        ``"existing"`` when an endpoint of the same name ran before and left its group, ``"sagemaker"`` to
+        leave it to SageMaker (no retention period).
 
     Changing ``instance_type`` of a variant that autoscaling targets fails the update: deploy once with
     autoscaling off, then with the new instance type (and autoscaling back on).
@@ -166,9 +177,14 @@ class AsyncInferenceEndpoint(Construct):
         vpc: EndpointVpcProps | None = None,
         additional_keys: Sequence[kms.IKey] = (),
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        log_group: EndpointLogGroup = "create",
     ) -> None:
         super().__init__(scope, construct_id)
         problems: list[str] = []
+        if log_group not in get_args(EndpointLogGroup):
+            problems.append(
+                f"log_group: expected one of {list(get_args(EndpointLogGroup))}, received {log_group!r}"
+            )
         if volume_size_gb is not None and not 1 <= volume_size_gb <= 512:
             problems.append(f"volume_size_gb: expected 1-512, received {volume_size_gb}")
         for name, value in (
@@ -289,14 +305,21 @@ class AsyncInferenceEndpoint(Construct):
             self.policy.add_statements(statement)
         self._acknowledge(statements)
 
-        # Created here (SageMaker would create it without retention); the endpoint depends on it.
-        self.log_group = logs.LogGroup(
-            self,
-            "EndpointLogs",
-            log_group_name=f"/aws/sagemaker/Endpoints/{endpoint_name}",
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        # Created here by default (SageMaker would create it without retention); the endpoint depends on it.
+        # The execution role may write to it whoever created it (EndpointLogs above).
+        log_group_name = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+        self.log_group: logs.ILogGroup | None = None
+        created_log_group: logs.LogGroup | None = None
+        if log_group == "create":
+            self.log_group = created_log_group = logs.LogGroup(
+                self,
+                "EndpointLogs",
+                log_group_name=log_group_name,
+                retention=log_retention,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+        elif log_group == "existing":
+            self.log_group = logs.LogGroup.from_log_group_name(self, "EndpointLogs", log_group_name)
 
         if model_props is not None:
             container = sagemaker.CfnModel.ContainerDefinitionProperty(
@@ -368,12 +391,13 @@ class AsyncInferenceEndpoint(Construct):
         )
         # Endpoint creation sends a TestNotification: the role's publish grant and the topics must exist.
         self.endpoint.node.add_dependency(self.policy)
-        self.endpoint.node.add_dependency(self.log_group)
-        acknowledge_checkov(
-            self.log_group,
-            "CKV_AWS_158",
-            "encrypted at rest by CloudWatch Logs; the container's logs hold no secrets of this stack",
-        )
+        if created_log_group is not None:
+            self.endpoint.node.add_dependency(created_log_group)
+            acknowledge_checkov(
+                created_log_group,
+                "CKV_AWS_158",
+                "encrypted at rest by CloudWatch Logs; the container's logs hold no secrets of this stack",
+            )
         if self.model is not None:
             acknowledge_checkov(
                 self.model,
