@@ -288,3 +288,50 @@ def test_heartbeat_and_receives_count_in_the_waiter_stats_and_run_on_their_own_t
         assert calls["CreateQueue"] == 1
         assert calls["SetQueueAttributes"] == 1
         assert calls["ReceiveMessage"] >= 1
+
+
+def test_another_processs_request_is_read_from_the_store_at_its_pace_not_the_safety_sweep(
+    replies: Aws,
+) -> None:
+    """Its result goes to the submitter's queue: waiting on it elsewhere must not sit out the 30 s sweep."""
+    with _client(replies) as submitter, _client(replies) as other:
+        first = submitter.submit(b"{}", inline=True)
+        second = submitter.submit(b"{}", inline=True)
+        other.future(submitter.submit(b"{}", inline=True).submission)  # the other's waiter is running
+        waited: list[Any] = []
+        waiting = threading.Thread(target=lambda: waited.append(other.wait(first.inference_id, timeout=20)))
+        waiting.start()
+        elsewhere = other.future(second.submission)
+        time.sleep(0.5)  # both are watched, neither is in yet
+        started = time.monotonic()
+        _route(replies, first.inference_id, second.inference_id)
+        assert elsewhere.result(timeout=20).status == InferenceStatus.COMPLETED
+        waiting.join(timeout=20)
+        assert waited[0].status == InferenceStatus.COMPLETED
+        assert time.monotonic() - started < 5, "waited for the safety sweep"
+        assert other.waiter.stats.resolved["store"] == 2
+        assert other.waiter.stats.resolved.get("replyQueue", 0) == 0
+
+
+class NoCreateSqs(FlakySqs):
+    """A caller whose IAM lacks sqs:CreateQueue."""
+
+    def create_queue(self, **kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "CreateQueue")
+
+
+def test_a_caller_that_may_not_create_its_queue_still_submits_and_reads_the_store(replies: Aws) -> None:
+    with _client(replies, NoCreateSqs(replies.sqs, "none", 0)) as client:
+        futures = [client.submit(b"{}", inline=True) for _ in range(2)]
+        record = replies.dynamodb.get_item(
+            TableName=TABLE, Key={"pk": {"S": contract.result_key(futures[0].inference_id)}}
+        )["Item"]
+        assert "replyTo" not in record
+        assert not client.waiter.push
+        _route(replies, *[f.inference_id for f in futures])
+        started = time.monotonic()
+        for future in futures:
+            assert future.result(timeout=10).status == InferenceStatus.COMPLETED
+        assert time.monotonic() - started < 5
+        assert client.waiter.stats.resolved == {"store": 2}
+        assert "ReceiveMessage" not in client.waiter.stats.calls

@@ -178,7 +178,7 @@ class AsyncInferenceClient:
         """The URL of this process's reply queue (created at the first submit), if the waiter has one."""
         for source in self.waiter.sources:
             if isinstance(source, ReplyQueueSource):
-                return source.address()
+                return source.try_address()
         return None
 
     @classmethod
@@ -447,10 +447,21 @@ class AsyncInferenceClient:
         return future
 
     def future(self, submission: Submission) -> InferenceFuture:
-        """A future for a request submitted earlier (e.g. by another process)."""
+        """A future for a request submitted earlier (e.g. by another process).
+
+        Its result is not pushed to this process's reply queue (the request named another's, or none):
+        the store is read for it at the store-only pace. The stream carries every result.
+        """
         future = InferenceFuture(self, submission)
-        self.waiter.watch(future)
+        self.waiter.watch(future, pushed=self._pushed_here(None))
         return future
+
+    def _pushed_here(self, reply_to: str | None) -> bool | None:
+        """Whether a request naming ``reply_to`` is pushed to this client (``None``: the waiter decides)."""
+        for source in self.waiter.sources:
+            if isinstance(source, ReplyQueueSource):
+                return reply_to is not None and reply_to == source.url
+        return None
 
     def map(
         self,
@@ -654,7 +665,8 @@ class AsyncInferenceClient:
                 submitted_at=record.submitted_at or self._clock(),
             ),
         )
-        self.waiter.watch(future, routed=routed, check_by=check_by)
+        reply_to = record.item.get(REPLY_TO_ATTRIBUTE, {}).get("S")
+        self.waiter.watch(future, routed=routed, check_by=check_by, pushed=self._pushed_here(reply_to))
         try:
             return future.result(timeout=max(0.0, deadline - time.monotonic()))
         except InferenceError as error:

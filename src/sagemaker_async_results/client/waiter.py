@@ -180,20 +180,31 @@ class ResultWaiter:
         return any(source.healthy for source in self.sources)
 
     # -- watching ---------------------------------------------------------------------------------------
-    def watch(self, future: InferenceFuture, *, routed: bool = False, check_by: float | None = None) -> None:
+    def watch(
+        self,
+        future: InferenceFuture,
+        *,
+        routed: bool = False,
+        check_by: float | None = None,
+        pushed: bool | None = None,
+    ) -> None:
         """Resolve ``future`` when its result is known; starts the waiter thread on first use.
 
         ``routed``: only once the result handlers are done with it too. ``check_by``: a
         ``time.monotonic()`` moment by which the result store is read for it at the latest (e.g. its
         expiry moment, so that an expired request is reported then, not at the next safety sweep).
+        ``pushed``: whether a push source will deliver it (default: whether one is healthy); ``False``
+        for a request whose result goes elsewhere (e.g. submitted by another process with its own reply
+        queue): the store is then read for it at the store-only pace.
         """
         now = time.monotonic()
-        first = now + (self._safety_sweep if self.sources else 0.0)
+        pushed = self.push if pushed is None else pushed and self.push
+        first = now + (self._safety_sweep if pushed else 0.0)
         if check_by is not None:
             first = min(first, max(now, check_by))
         with self._lock:
             self._pending.setdefault(future.inference_id, []).append(
-                _Watch(future, now, first, routed=routed, pushed=self.push)
+                _Watch(future, now, first, routed=routed, pushed=pushed)
             )
             self._start()
         future.add_done_callback(self._forget)

@@ -153,6 +153,8 @@ class ReplyQueueSource:
         self._last_heartbeat = 0.0
         self._receipts: list[str] = []
         self._healthy = True
+        #: The queue could not be created: no push for this client.
+        self._disabled = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,6 +178,23 @@ class ReplyQueueSource:
             if self._url is None:
                 self._url = self._create()
             return self._url
+
+    def try_address(self) -> str | None:
+        """:meth:`address`, or ``None`` when the queue cannot be created (e.g. the caller's IAM lacks
+        ``sqs:CreateQueue``): then this source is off for good and results come from the store."""
+        if self._disabled:
+            return None
+        try:
+            return self.address()
+        except Exception as error:
+            self._disabled = True
+            self._healthy = False
+            logger.warning(
+                "reply queue not created (%s): results are read from the result store instead; the "
+                "stack's ReplyQueueCallerPolicyArn output names what the caller's IAM needs",
+                error,
+            )
+            return None
 
     def _count(self, operation: str) -> None:
         if self._waiter is not None:
@@ -255,6 +274,8 @@ class ReplyQueueSource:
         for operation, count in self.setup_calls.items():
             waiter.stats.calls[operation] += count
         self.setup_calls.clear()
+        if self._disabled:
+            return
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="async-results-reply-queue", daemon=True)
