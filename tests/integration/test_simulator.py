@@ -470,13 +470,17 @@ def test_simulate_principal_policy_evaluates_the_roles_identity_policies(aws: No
     }
 
 
-def test_describe_model_leaves_out_members_the_model_does_not_have(aws: None) -> None:
+def test_describe_calls_leave_out_members_the_resource_does_not_have(aws: None) -> None:
     sagemaker = boto3.client("sagemaker")
     sagemaker.create_model(
-        ModelName="plain",
+        ModelName="m",
         ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
         PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"},
     )
-    described = sagemaker.describe_model(ModelName="plain")
+    described = sagemaker.describe_model(ModelName="m")
     assert "VpcConfig" not in described  # SageMaker omits it; SDK v3's typed Model rejects {}
     assert described["PrimaryContainer"]["Image"].endswith("/m:1")
+    _async_config("plain-config", f"s3://{BUCKET}/out/")
+    sagemaker.create_endpoint(EndpointName="plain", EndpointConfigName="plain-config")
+    assert "DataCaptureConfig" not in sagemaker.describe_endpoint_config(EndpointConfigName="plain-config")
+    assert "DataCaptureConfig" not in sagemaker.describe_endpoint(EndpointName="plain")

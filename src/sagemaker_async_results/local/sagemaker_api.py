@@ -5,9 +5,9 @@
   SDK's ``update_endpoint``). As SageMaker documents it: the new config must exist, the endpoint keeps
   its name and ARN and serves the new config's variants. SageMaker passes through ``Updating`` for
   minutes; the emulator swaps at once (the simulator picks the new config up on a later request).
-- ``DescribeModel`` without the members a model does not have: moto answers ``VpcConfig: {}`` (and
-  empty lists), which SageMaker never does and which the SDK v3's typed ``Model`` rejects
-  ("vpc_config.subnets Field required").
+- ``DescribeModel``, ``DescribeEndpointConfig`` and ``DescribeEndpoint`` without the members a resource
+  does not have: moto answers ``VpcConfig: {}``, ``DataCaptureConfig: {}`` (and empty lists), which
+  SageMaker never does and which the SDK v3's typed resources reject ("Field required").
 - IAM ``SimulatePrincipalPolicy``: the SageMaker Python SDK v3 checks an execution role with it before
   it deploys (``ecr:GetAuthorizationToken`` on ``*``). Evaluated on the role's identity policies (inline
   and attached): an explicit ``Deny`` gives ``explicitDeny``, an ``Allow`` ``allowed``, else
@@ -57,20 +57,26 @@ def support_update_endpoint() -> None:
     response_type: Any = SageMakerResponse
     response_type.update_endpoint = update_endpoint_response
     backend_type._update_endpoint_patched = True
-    _describe_models_without_empty_members()
+    _described_without_empty_members()
     _support_simulate_principal_policy()
 
 
-def _describe_models_without_empty_members() -> None:
-    from moto.sagemaker.models import Model
+def _described_without_empty_members() -> None:
+    """Filter the API answers only: moto's own code reads the members back (``DataCaptureConfig``)."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.responses import SageMakerResponse
 
-    model_type: Any = Model
-    described = model_type.response_object
+    response_type: Any = SageMakerResponse
+    for name in ("describe_model", "describe_endpoint_config", "describe_endpoint"):
+        answer = getattr(response_type, name)
 
-    def response_object(self: Any) -> dict[str, Any]:
-        return {k: v for k, v in described.fget(self).items() if v not in ({}, [])}
+        def described(self: Any, _answer: Any = answer) -> ActionResult:
+            result = _answer(self).result
+            if isinstance(result, dict):
+                result = {k: v for k, v in result.items() if v not in ({}, [])}
+            return ActionResult(result)
 
-    model_type.response_object = property(response_object)
+        setattr(response_type, name, described)
 
 
 def _support_simulate_principal_policy() -> None:
