@@ -236,6 +236,7 @@ class LocalDeployer:
         assets = self.publish_assets(cdk_out, artifact["_assets_file"])
         endpoint_names = pinned_endpoint_names(template)
         deployed_template = pin_endpoint_names(template, endpoint_names, self.target.region, self.account)
+        deployed_template = without_bucket_notification_resources(deployed_template)
         self._create_or_update(stack_name, deployed_template)
         self._wait(stack_name, timeout)
         stack = self._cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -609,6 +610,53 @@ class LocalDeployer:
                     Bucket=deployed.physical_ids[logical_id], NotificationConfiguration=configuration
                 )
                 logger.info("bucket %s notifies %s", logical_id, sorted(configuration))
+        # CDK's bucket-notifications custom resource (left out of the deployed template): its
+        # NotificationConfiguration is already in the S3 API's shape, with ARNs to resolve.
+        for logical_id, resource in deployed.resources_of_type(BUCKET_NOTIFICATIONS_TYPE).items():
+            props = resource.get("Properties", {})
+            configuration = {}
+            for section, arn_key in (
+                ("QueueConfigurations", "QueueArn"),
+                ("TopicConfigurations", "TopicArn"),
+            ):
+                entries = [
+                    {**entry, arn_key: self.resolve(entry[arn_key], deployed)}
+                    for entry in props.get("NotificationConfiguration", {}).get(section, [])
+                ]
+                if entries:
+                    configuration[section] = entries
+            if configuration:
+                self._s3.put_bucket_notification_configuration(
+                    Bucket=self.resolve(props["BucketName"], deployed),
+                    NotificationConfiguration=configuration,
+                )
+                logger.info("%s: bucket notifies %s", logical_id, sorted(configuration))
+
+
+#: CDK's bucket-notifications custom resource: moto's CloudFormation would run its handler in Docker
+#: (and never finish the stack), so the deploy leaves it out and puts its configuration itself.
+BUCKET_NOTIFICATIONS_TYPE = "Custom::S3BucketNotifications"
+
+
+def without_bucket_notification_resources(template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` without :data:`BUCKET_NOTIFICATIONS_TYPE` resources nor ``DependsOn`` naming them."""
+    removed = {
+        k for k, v in template.get("Resources", {}).items() if v.get("Type") == BUCKET_NOTIFICATIONS_TYPE
+    }
+    if not removed:
+        return template
+    resources = {}
+    for logical_id, resource in template["Resources"].items():
+        if logical_id in removed:
+            continue
+        depends = resource.get("DependsOn")
+        if depends is not None:
+            kept = [d for d in ([depends] if isinstance(depends, str) else depends) if d not in removed]
+            resource = {k: v for k, v in resource.items() if k != "DependsOn"}
+            if kept:
+                resource["DependsOn"] = kept
+        resources[logical_id] = resource
+    return {**template, "Resources": resources}
 
 
 def bucket_notification_configuration(
