@@ -128,3 +128,29 @@ def test_bad_props_are_reported_together() -> None:
         ReplyQueueDestination(prefix="has space", expiry=cdk.Duration.minutes(5))
     assert "prefix" in str(raised.value)
     assert "expiry" in str(raised.value)
+
+
+@pytest.mark.parametrize("given", [None, ReplyQueueDestination(enabled=False)], ids=["default", "off"])
+def test_a_pipeline_with_no_options_pushes_to_reply_queues(given: ReplyQueueDestination | None) -> None:
+    from aws_cdk.assertions import Template
+
+    app = cdk.App(context=SKIP_BUNDLING)
+    stack = cdk.Stack(app, "Consumer")
+    AsyncInferenceResults(stack, "Results", handlers_dir=HANDLERS, destinations=[given] if given else [])
+    template = Template.from_stack(stack).to_json()
+    outputs = set(template["Outputs"])
+    sweepers = [
+        k
+        for k, r in template["Resources"].items()
+        if "ReplyQueuesSweeper" in k and r["Type"] == "AWS::Lambda::Function"
+    ]
+    if given is None:
+        assert {
+            OUTPUT_REPLY_QUEUE_PREFIX,
+            OUTPUT_REPLY_QUEUE_KEY_ARN,
+            OUTPUT_REPLY_QUEUE_CALLER_POLICY_ARN,
+        } <= outputs
+        assert len(sweepers) == 1
+    else:
+        assert OUTPUT_REPLY_QUEUE_PREFIX not in outputs
+        assert sweepers == []
