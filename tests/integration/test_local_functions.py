@@ -154,3 +154,27 @@ def test_nothing_bundled_means_no_install_and_the_interpreters_packages(tmp_path
     (tmp_path / "handlers").mkdir()
     assert host_dependencies(tmp_path, tmp_path / "cache") is None
     assert not (tmp_path / "cache").exists()
+
+
+def test_the_check_builds_the_app_so_a_plugin_that_cannot_import_fails_before_any_event(
+    tmp_path: Path,
+) -> None:
+    """This library's entry point builds its app (plugins) on the first event; the check builds it first."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "def get_app():\n"
+        "    raise RuntimeError('cannot load handler plugins: handlers.x: cannot import')\n\n"
+        "def handler(event, context):\n"
+        "    return get_app()\n"
+    )
+    function = _function(code, tmp_path / "logs")
+    try:
+        checked = function.check()
+    finally:
+        function.close()
+    assert (checked.init_failed, checked.error_type) == (True, "RuntimeError")
+    assert function.init_error == "RuntimeError: cannot load handler plugins: handlers.x: cannot import"
+    log = function.log_path.read_text()
+    assert "[ERROR] RuntimeError: cannot load handler plugins" in log
+    assert "Traceback (most recent call last)" in log

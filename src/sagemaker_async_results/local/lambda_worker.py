@@ -6,7 +6,8 @@ the interpreter's site-packages.
 
 Protocol: one JSON request per line on stdin, one JSON reply per line on the original stdout. The
 handler's own stdout (Powertools logs) is redirected to stderr, which the parent writes to a log file.
-A request ``{"init": true}`` only loads the handler and replies ``{"ready": true}`` or its init error.
+A request ``{"init": true}`` loads the handler (and builds this library's app, see :func:`prepare`)
+and replies ``{"ready": true}`` or the init error.
 
 A handler that cannot be imported (syntax error, missing dependency) fails every invocation with
 Lambda's ``Runtime.ImportModuleError`` and the reason, written once to the log with its traceback, as
@@ -66,6 +67,22 @@ def init_error(handler: str, exc: BaseException) -> dict[str, Any]:
     }
 
 
+def prepare(handler: Any) -> dict[str, Any]:
+    """The init check's reply: also builds the app when the handler module has ``get_app`` (this
+    library's entry point builds it, handler plugins included, on the first event; a plugin that cannot
+    import would fail every event the same way, so the local run finds out before sending any)."""
+    get_app = getattr(sys.modules.get(getattr(handler, "__module__", "")), "get_app", None)
+    if callable(get_app):
+        try:
+            get_app()
+        except Exception as exc:
+            print(f"[ERROR] {type(exc).__name__}: {exc}", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+            sys.stderr.flush()
+            return {"errorType": type(exc).__name__, "errorMessage": str(exc), "init": True}
+    return {"ready": True}
+
+
 def main() -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything the handler prints goes to the log, not into the protocol
@@ -90,7 +107,7 @@ def main() -> None:
             replies.write(json.dumps(failed) + "\n")
             continue
         if request.get("init"):
-            replies.write(json.dumps({"ready": True}) + "\n")
+            replies.write(json.dumps(prepare(handler)) + "\n")
             continue
         context = LambdaContext(
             function_name=os.environ["AWS_LAMBDA_FUNCTION_NAME"],
