@@ -33,7 +33,7 @@ def _template(destination: ReplyQueueDestination, outdir: Path) -> dict[str, Any
     AsyncInferenceResults(stack, "Results", handlers_dir=HANDLERS, destinations=[destination])
     add_aws_solutions_checks(app)
     app.synth()  # cdk-nag: raises on any unacknowledged finding
-    template: dict[str, Any] = Template.from_stack(stack).to_json()
+    template: dict[str, Any] = dict(Template.from_stack(stack).to_json())
     return template
 
 
