@@ -236,7 +236,7 @@ def test_client_access_grants_exactly_what_a_client_calls() -> None:
     for kind, resource in documents.items():
         statements = {s["Sid"]: s for s in resource["Properties"]["PolicyDocument"]["Statement"]}
         assert sorted(statements) == ["InvokeEndpoints", "ReadResults", "ResultStore", "UploadInputs",
-                                      "UseKeyThroughItsServices"], kind  # fmt: skip
+                                      "UseKeyThroughDynamoDB", "UseKeyThroughItsServices"], kind  # fmt: skip
         invoke = statements["InvokeEndpoints"]
         assert invoke["Action"] == "sagemaker:InvokeEndpointAsync"
         assert (
@@ -252,6 +252,10 @@ def test_client_access_grants_exactly_what_a_client_calls() -> None:
         use_key = statements["UseKeyThroughItsServices"]
         assert sorted(use_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
         assert len(use_key["Condition"]["StringEquals"]["kms:ViaService"]) == 4
+        dynamodb_key = statements["UseKeyThroughDynamoDB"]
+        assert sorted(dynamodb_key["Action"]) == ["kms:DescribeKey", "kms:Encrypt"]
+        (via,) = [dynamodb_key["Condition"]["StringEquals"]["kms:ViaService"]]
+        assert "dynamodb." in str(via)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ it (``kms:ViaService``: S3, DynamoDB, SQS, Kinesis), so a client cannot decrypt 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
@@ -116,20 +117,32 @@ class ClientAccess:
                 )
             )
         key_arns = list(dict.fromkeys(k.key_arn for k in keys))
+
+        def through(*services: str) -> dict[str, Any]:
+            return {
+                "StringEquals": {
+                    "kms:ViaService": [f"{s}.{stack.region}.{stack.url_suffix}" for s in services]
+                }
+            }
+
         if key_arns:
             self.statements.append(
                 iam.PolicyStatement(
                     sid="UseKeyThroughItsServices",
                     actions=["kms:Decrypt", "kms:GenerateDataKey"],
                     resources=key_arns,
-                    conditions={
-                        "StringEquals": {
-                            "kms:ViaService": [
-                                f"{service}.{stack.region}.{stack.url_suffix}"
-                                for service in CLIENT_KEY_SERVICES
-                            ]
-                        }
-                    },
+                    conditions=through(*CLIENT_KEY_SERVICES),
+                )
+            )
+        if key_arns and table is not None:
+            # Writes to a table encrypted with a customer managed key: the same key actions the functions
+            # hold (DynamoDB's documented key permissions for such tables include kms:Encrypt).
+            self.statements.append(
+                iam.PolicyStatement(
+                    sid="UseKeyThroughDynamoDB",
+                    actions=["kms:Encrypt", "kms:DescribeKey"],
+                    resources=key_arns,
+                    conditions=through("dynamodb"),
                 )
             )
         for name in endpoint_names:
