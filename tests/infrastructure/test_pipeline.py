@@ -81,7 +81,9 @@ def test_a_pipeline_alone_has_no_endpoint_and_passes_cdk_nag(tmp_path: Path) -> 
     # holds the publisher policy can publish.
     assert len(_topic_statements(template)) == 2
     for statements in _topic_statements(template):
-        assert [s.get("Sid") for s in statements if s["Effect"] == "Allow" or "aws:PrincipalArn" in str(s)] == []
+        assert [
+            s.get("Sid") for s in statements if s["Effect"] == "Allow" or "aws:PrincipalArn" in str(s)
+        ] == []
 
 
 def test_an_sdk_deployed_endpoints_role_gets_the_publisher_policy_and_only_it_may_publish(
