@@ -1,0 +1,1 @@
+"""This app's result handlers (each module with a ``router`` is loaded)."""
