@@ -4,6 +4,7 @@ that removes a killed caller's queue within the documented bound."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -335,3 +336,38 @@ def test_a_caller_that_may_not_create_its_queue_still_submits_and_reads_the_stor
         assert time.monotonic() - started < 5
         assert client.waiter.stats.resolved == {"store": 2}
         assert "ReceiveMessage" not in client.waiter.stats.calls
+
+
+class RefusingDeletes(FlakySqs):
+    """Receipt deletes refused per entry (an expired receipt handle), as SQS answers them."""
+
+    def __init__(self, sqs: Any) -> None:
+        super().__init__(sqs, "none", 0)
+        self.deletes = 0
+
+    def delete_message_batch(self, **kwargs: Any) -> Any:
+        self.deletes += 1
+        return {
+            "Successful": [],
+            "Failed": [
+                {"Id": e["Id"], "Code": "ReceiptHandleIsInvalid", "SenderFault": True, "Message": "expired"}
+                for e in kwargs["Entries"]
+            ],
+        }
+
+
+def test_duplicates_and_expired_receipts_resolve_each_future_once(replies: Aws) -> None:
+    sqs = RefusingDeletes(replies.sqs)
+    with _client(replies, sqs) as client:
+        future = client.submit(b"{}", inline=True)
+        (queue,) = _queues()
+        record = {"inferenceId": future.inference_id, "status": "Completed", "outputLocation": "s3://b/o.out"}
+        body = json.dumps({"results": [record]})
+        for _ in range(12):  # the same result again and again (a redelivery after a receipt expired)
+            replies.sqs.send_message(QueueUrl=queue, MessageBody=body)
+        later = client.submit(b"{}", inline=True)
+        assert future.result(timeout=10).status == InferenceStatus.COMPLETED
+        _route(replies, later.inference_id)
+        assert later.result(timeout=10).status == InferenceStatus.COMPLETED
+        assert client.waiter.stats.resolved == {"replyQueue": 2}
+        assert sqs.deletes >= 1, "receipts were not deleted in batches"
