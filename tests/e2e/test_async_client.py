@@ -37,6 +37,8 @@ def test_await_predict_returns_the_completed_record_and_raises_for_a_failed_infe
 
     with client:
         asyncio.run(scenario())
+        # The default stack pushes each result to this process's own reply queue.
+        assert client.waiter.stats.resolved.get("replyQueue", 0) >= 1, client.waiter.stats
 
 
 def test_async_iteration_yields_each_result_as_it_completes(env: LocalEnvironment) -> None:
