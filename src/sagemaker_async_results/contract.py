@@ -159,3 +159,12 @@ OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 SUBMITTED_TASK_TOKEN_ATTRIBUTE = "taskToken"  # noqa: S105 (an attribute name, not a secret)
 #: Custom attribute (``taskTokenInRecord=1``) telling the callback to read the token from that record.
 TASK_TOKEN_IN_RECORD_ATTRIBUTE = "taskTokenInRecord"  # noqa: S105 (an attribute name)
+
+# --- Reply queues: each caller process's own SQS queue, named in its requests (the client's default push) --
+#: Submitted-record attribute holding the caller's reply queue URL (the client writes it, the function reads it).
+REPLY_TO_ATTRIBUTE = "replyTo"
+#: Stack outputs of the reply-queue destination: the queues' name prefix, the key that encrypts them, and
+#: the managed policy a caller's principal needs for its own queue.
+OUTPUT_REPLY_QUEUE_PREFIX = "ReplyQueuePrefix"
+OUTPUT_REPLY_QUEUE_KEY_ARN = "ReplyQueueKeyArn"
+OUTPUT_REPLY_QUEUE_CALLER_POLICY_ARN = "ReplyQueueCallerPolicyArn"

@@ -85,7 +85,7 @@ DEFAULT_INVOCATION_TIMEOUT_SECONDS = 900
 #: ``Body`` of InvokeEndpointAsync: at most this many bytes.
 INLINE_BODY_LIMIT = 128_000
 #: Submitted-record attribute naming the caller's reply queue (its URL), read by the function.
-REPLY_TO_ATTRIBUTE = "replyTo"
+REPLY_TO_ATTRIBUTE = contract.REPLY_TO_ATTRIBUTE
 
 
 @dataclass(frozen=True)

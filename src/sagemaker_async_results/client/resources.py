@@ -11,9 +11,9 @@ from sagemaker_async_results.client.errors import ResourcesNotFoundError
 #: Stack output of the Kinesis results stream (``destinations.kinesis``): a push source of the waiter.
 RESULTS_STREAM_OUTPUT = "ResultsStreamArn"
 #: Stack output of the reply-queue destination: the name prefix of the callers' own reply queues.
-REPLY_QUEUE_PREFIX_OUTPUT = "ReplyQueuePrefix"
+REPLY_QUEUE_PREFIX_OUTPUT = contract.OUTPUT_REPLY_QUEUE_PREFIX
 #: Stack output of the reply-queue destination: the customer managed key the reply queues use.
-REPLY_QUEUE_KEY_OUTPUT = "ReplyQueueKeyArn"
+REPLY_QUEUE_KEY_OUTPUT = contract.OUTPUT_REPLY_QUEUE_KEY_ARN
 
 
 @dataclass(frozen=True)

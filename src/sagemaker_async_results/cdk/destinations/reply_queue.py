@@ -24,6 +24,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_dynamodb import ITable
 from constructs import Construct, IConstruct
 
+from sagemaker_async_results import contract
 from sagemaker_async_results.cdk.constructs._nag import (
     acknowledge,
     acknowledge_checkov,
@@ -51,10 +52,10 @@ __all__ = [
 ]
 
 #: Stack outputs the client reads (names shared with ``client.resources``).
-OUTPUT_REPLY_QUEUE_PREFIX = "ReplyQueuePrefix"
-OUTPUT_REPLY_QUEUE_KEY_ARN = "ReplyQueueKeyArn"
+OUTPUT_REPLY_QUEUE_PREFIX = contract.OUTPUT_REPLY_QUEUE_PREFIX
+OUTPUT_REPLY_QUEUE_KEY_ARN = contract.OUTPUT_REPLY_QUEUE_KEY_ARN
 #: Managed policy to attach to the callers' roles (create, heartbeat, receive, delete their queue).
-OUTPUT_REPLY_QUEUE_CALLER_POLICY_ARN = "ReplyQueueCallerPolicyArn"
+OUTPUT_REPLY_QUEUE_CALLER_POLICY_ARN = contract.OUTPUT_REPLY_QUEUE_CALLER_POLICY_ARN
 #: What a caller does with its own queue (``client.sources.reply_queue``).
 CALLER_QUEUE_ACTIONS = (
     "sqs:CreateQueue",

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from sagemaker_async_results.runtime.settings import Settings
 
 #: Submitted-record attribute holding the caller's reply queue URL (the client writes it).
-REPLY_TO_ATTRIBUTE = "replyTo"
+REPLY_TO_ATTRIBUTE = contract.REPLY_TO_ATTRIBUTE
 #: SQS limits: bytes of one message (and of one SendMessageBatch), entries of one batch.
 MAX_MESSAGE_BYTES = 262_144
 MAX_BATCH_ENTRIES = 10
