@@ -167,8 +167,12 @@ def test_hook_retries_what_botocore_retries_while_an_attempt_fits(
             assert _ask(hook, ddb, 1, "InternalServerError", 500) == 0, "the final writes go on"
 
 
-def test_install_leaves_test_doubles_alone() -> None:
-    double = object()
+def test_install_leaves_test_doubles_alone_untouched() -> None:
+    class Untouchable:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"{name} was read")
+
+    double = Untouchable()
     assert deadline.install(double) is double
 
 

@@ -173,17 +173,16 @@ def final_writes() -> Iterator[Budget | None]:
 def install(client: Any) -> Any:
     """Bound ``client``'s retries by the current budget (once per client; returns the client).
 
-    A client that is not a botocore client (a test double) is returned unchanged.
+    A client that is not a botocore client (a test double) is returned unchanged, untouched.
     """
-    meta = getattr(client, "meta", None)
-    try:
-        service = meta.service_model.service_id.hyphenize()  # type: ignore[union-attr]
-        events = meta.events  # type: ignore[union-attr]
-    except AttributeError:
+    from botocore.client import BaseClient
+
+    if not isinstance(client, BaseClient):
         return client
-    events.register_first(
-        f"needs-retry.{service}", _RetryHook(client, service), unique_id=f"deadline-retry-{service}"
-    )
+    service = client.meta.service_model.service_id.hyphenize()
+    events = client.meta.events
+    hook: Any = _RetryHook(client, service)  # botocore reads its answer (the stubs say handlers return None)
+    events.register_first(f"needs-retry.{service}", hook, unique_id=f"deadline-retry-{service}")
     return client
 
 

@@ -123,6 +123,10 @@ class _Stopped:
     error: ResultError
 
 
+#: A record whose steps ended after the batch stopped waiting for it: it finishes alone.
+_BEHIND = object()
+
+
 @dataclass(frozen=True, slots=True)
 class _Copy:
     """A second copy of a result earlier in the same batch: it takes that copy's outcome."""
@@ -231,17 +235,21 @@ class RecordLifecycle:
     ) -> tuple[list[Any], list[Future[Any]]]:
         """The records' fronts, concurrently, waited for until twice the margin is left (at most).
 
-        The records whose handlers returned by then are finished (destinations in the first margin,
-        completion in the second) without waiting for a slower one: a handler running past the
-        deadline must not take the others' completion down with it. A record still running then is
-        reported failed
-        (``DeadlineReached``); when its steps end, it records what completed itself (the retry
-        resumes from there). A front stopped by a BaseException (e.g. ``KeyboardInterrupt``) is
-        returned as :class:`_Stopped`: the others are finished before it is raised.
+        The records whose handlers returned by then are finished together (destinations in the
+        first margin, completion in the second) without waiting for a slower one: a handler running
+        past the deadline must not take the others' completion down with it. A record whose steps
+        end later (by the invocation's clock, as its own thread sees it) is reported failed
+        (``DeadlineReached``, so the batch's response does not wait for it) and finishes alone on its
+        thread: its destinations if more than the margin is left, then its completion, or the failure
+        with what completed; its redelivery is then a duplicate, or resumes. The invocation returns
+        once those are done, or just before the deadline. A front stopped by a BaseException (e.g.
+        ``KeyboardInterrupt``) is returned as :class:`_Stopped`: the others are finished before it is
+        raised.
         """
         done: dict[int, Any] = {}
         changed = threading.Condition()
         cut = False  # pragma: no mutate (set below before any read that matters)
+        wait_until = deadlines.FRONTS_WAIT_MARGINS * deadline.margin
 
         def run(item: tuple[int, Callable[[], Any]]) -> None:
             index = item[0]
@@ -251,27 +259,23 @@ class RecordLifecycle:
                 outcome = _Stopped(
                     exc, ResultError("interrupted", received=repr(exc), expected="the step returns")
                 )
+            behind = isinstance(outcome, _Routing) and deadline.remaining() <= wait_until
             with changed:
                 if not cut:
-                    done[index] = outcome
+                    done[index] = _BEHIND if behind else outcome
                     changed.notify_all()
-                    return
-            if isinstance(outcome, _Routing):  # left behind: the batch was finished without it
-                error = DeadlineReachedError(
-                    "the record's steps ended after the margin started: what completed is recorded",
-                    received={"routedTo": list(outcome.routed_to)},
-                    expected="the steps end before the margin",
-                    inference_id=outcome.result.inference_id,
-                )
-                self._abandon(outcome, error, "completion")
-            if isinstance(outcome, _Stopped):
+                    if not behind:
+                        return
+            if isinstance(outcome, _Routing):  # the batch is finished without it: it finishes alone
+                self._finish([outcome], deadline, concurrent=False)
+            elif isinstance(outcome, _Stopped):
                 raise outcome.exc
 
         pool = self._get_pool()
         futures = [pool.submit(contextvars.copy_context().run, run, item) for item in items]
         with changed:
             while len(done) < len(items):
-                left = deadline.remaining() - deadlines.FRONTS_WAIT_MARGINS * deadline.margin
+                left = deadline.remaining() - wait_until
                 if left <= 0:
                     break
                 changed.wait(timeout=left)
@@ -280,16 +284,17 @@ class RecordLifecycle:
         fronts: list[Any] = []
         late: list[Future[Any]] = []
         for (index, _), future in zip(items, futures, strict=True):  # pragma: no mutate (equal lengths)
-            if index in ready:
+            if index in ready and ready[index] is not _BEHIND:
                 fronts.append(ready[index])
                 continue
             late.append(future)
             fronts.append(
                 self._failed(
                     DeadlineReachedError(
-                        "the record's steps were still running when the margin started: left to the retry",
+                        "the record's steps were still running when the batch was finished: "
+                        "it finishes alone, or is retried",
                         received={"remainingSeconds": round(deadline.remaining(), 3)},
-                        expected="the steps end before the margin",
+                        expected=f"the steps end with more than {wait_until:.3f} s left",
                     ),
                     None,
                     "",
