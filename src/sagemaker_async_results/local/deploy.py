@@ -229,7 +229,9 @@ class LocalDeployer:
             )
         return published
 
-    def deploy(self, cdk_out: Path, stack_name: str | None = None, timeout: float = 120) -> DeployedStack:
+    def deploy(self, cdk_out: Path, stack_name: str | None = None, timeout: float = 300) -> DeployedStack:
+        """Deploy like ``cdk deploy``. ``timeout``: moto creates a stack of ~80 resources in seconds, but on
+        a busy 2-core machine it took over 120 s; a stack still in progress after it is reported."""
         stack_name, artifact = find_stack_artifact(cdk_out, stack_name)
         template = json.loads((cdk_out / artifact["properties"]["templateFile"]).read_text())
         self.bootstrap()

@@ -152,7 +152,9 @@ class LocalEnvironment:
             configuration = lambda_client.get_function(FunctionName=name)["Configuration"]
             code_dir = self.deployed.code_path(logical_id)
             if code_dir is None:
-                logger.warning("function %s has no file asset; not run locally", logical_id)
+                # Inline code (e.g. the CDK's own custom-resource handlers): a start-up note, not a
+                # warning on stderr, which a failing demo keeps to its one line.
+                self.progress(f"function {logical_id} has no file asset: not run locally")
                 continue
             code_dir = code_dir.resolve()
             if code_dir not in dependencies:
