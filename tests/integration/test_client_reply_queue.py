@@ -371,3 +371,19 @@ def test_duplicates_and_expired_receipts_resolve_each_future_once(replies: Aws) 
         assert later.result(timeout=10).status == InferenceStatus.COMPLETED
         assert client.waiter.stats.resolved == {"replyQueue": 2}
         assert sqs.deletes >= 1, "receipts were not deleted in batches"
+
+
+def test_the_queue_is_encrypted_tls_only_short_lived_and_tagged(replies: Aws) -> None:
+    with _client(replies) as client:
+        client.submit(b"{}", inline=True)
+        (queue,) = _queues()
+        attributes = replies.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+        (statement,) = json.loads(attributes["Policy"])["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Resource"] == attributes["QueueArn"]
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert attributes["SqsManagedSseEnabled"] == "true"  # no ReplyQueueKeyArn given: SSE-SQS
+        assert attributes["MessageRetentionPeriod"] == str(client_side.RETENTION_SECONDS)
+        assert queue.rsplit("/", 1)[1].startswith(PREFIX)
+        tags = replies.sqs.list_queue_tags(QueueUrl=queue)["Tags"]
+        assert abs(float(tags[client_side.HEARTBEAT_TAG]) - time.time()) < 60

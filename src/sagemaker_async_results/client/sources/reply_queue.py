@@ -84,12 +84,11 @@ def queue_policy(queue_arn: str) -> str:
     )
 
 
-def queue_arn(queue_url: str, partition: str = "aws") -> str:
-    """``https://sqs.<region>.amazonaws.com/<account>/<name>`` -> the queue's ARN."""
-    host, _, path = queue_url.split("://", 1)[-1].partition("/")
+def queue_arn(queue_url: str, *, region: str, partition: str = "aws") -> str:
+    """The ARN of the queue at ``queue_url`` (``https://<host>/<account>/<name>``) in ``region``."""
+    path = queue_url.split("://", 1)[-1].partition("/")[2]
     account, _, name = path.partition("/")
-    region = host.split(".")[1] if host.startswith("sqs.") else "us-east-1"
-    return f"arn:{partition}:sqs:{region}:{account}:{name}"
+    return f"arn:{partition}:sqs:{region}:{account}:{name.rstrip('/')}"
 
 
 def records_of(body: str) -> list[dict[str, Any]]:
@@ -223,7 +222,13 @@ class ReplyQueueSource:
         )
         self._last_heartbeat = now
         self._count("SetQueueAttributes")
-        self._sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(queue_arn(url))})
+        meta = getattr(self._sqs, "meta", None)
+        arn = queue_arn(
+            url,
+            region=getattr(meta, "region_name", None) or "us-east-1",
+            partition=getattr(meta, "partition", None) or "aws",
+        )
+        self._sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(arn)})
         atexit.register(self._delete_at_exit, url)
         logger.info("reply queue created: %s", url)
         return url
