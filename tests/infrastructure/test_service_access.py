@@ -408,6 +408,15 @@ def function_roles(stack: Stack) -> Iterator[Need]:
             for action in ("kinesis:PutRecord", "kinesis:PutRecords"):
                 yield from need(action, env["RESULTS_STREAM_ARN"], "Kinesis destination", "kinesis",
                                 ("kms:GenerateDataKey",))  # fmt: skip
+        if env.get("REPLY_QUEUE_PREFIX") and table:
+            # Reply queues are created by callers at run time, under the stack's prefix, with its key.
+            queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{env['REPLY_QUEUE_PREFIX']}caller-1"
+            yield from need("sqs:SendMessage", queue, "reply queue")
+            yield from need("dynamodb:BatchGetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}",
+                            "reply-to records", "dynamodb", READ_KEY)  # fmt: skip
+            key = stack.outputs[contract.OUTPUT_REPLY_QUEUE_KEY_ARN]
+            for action in SEND_KEY:
+                yield from need(action, key, "reply queue: its key", "sqs")
         if env.get("STEP_FUNCTIONS_CALLBACK_ENABLED") == "true":
             section = stack.context["destinations"]["stepFunctionsCallback"]
             for machine in section["stateMachineArns"]:
@@ -600,6 +609,7 @@ def test_rules_cover_every_path(stack_of: Callable[[str], Stack]) -> None:
         "states:SendTaskSuccess",
         "sqs:ReceiveMessage",
     } <= actions
+    assert any(need.why.endswith(": reply queue") for need in function_roles(buffered))
     existing = stack_of("existing")
     # The existing topics, bucket and keys are the owner's: their service-side calls are not evaluated here.
     _lines, evaluated, external = refusals(existing, sns_deliveries(existing))
