@@ -345,8 +345,9 @@ class AlarmsConfig(_Context):
 
     topic_arn: TopicArn | None = Field(
         None,
-        description="Existing topic the alarms notify (its key, if any, must let CloudWatch use it); null "
-        "creates one encrypted with the stack's key, which CloudWatch may use.",
+        description="Existing topic the alarms notify: its topic policy must allow `cloudwatch.amazonaws.com` "
+        "`sns:Publish` (a topic policy replaces SNS's default) and its key, if any, let CloudWatch use it "
+        "(see docs/security.md); null creates one encrypted with the stack's key that CloudWatch may use.",
     )
     email: tuple[Email, ...] = Field((), description="Email addresses subscribed to the alarm topic.")
     oldest_request_age_seconds: StrictInt = Field(
