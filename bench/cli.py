@@ -28,6 +28,7 @@ ALIASES = {
     "cold": "cold_start",
     "mem": "memory",
     "scale": "await_at_scale",
+    "local": "local_throughput",
 }
 
 
@@ -100,7 +101,16 @@ def main(argv: list[str] | None = None) -> int:
     if counts.quick:
         _log("QUICK run: tiny counts and baseline delays scaled x0.1; the numbers are NOT comparable")
     runners: dict[str, Callable[[], tuple[list[Row], dict[str, Any]]]] = {}
-    from bench import await_at_scale, cold_start, cost, fake_aws, memory, throughput, time_to_result
+    from bench import (
+        await_at_scale,
+        cold_start,
+        cost,
+        fake_aws,
+        local_throughput,
+        memory,
+        throughput,
+        time_to_result,
+    )
 
     runners["cold_start"] = lambda: cold_start.run(counts, _log)
     runners["throughput"] = lambda: _combine(
@@ -118,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         lone_samples=2 if counts.quick else 10,
         baselines=not counts.quick,
         plot_path=args.out / "await_at_scale.png",
+    )
+
+    runners["local_throughput"] = lambda: local_throughput.run(
+        args.workdir,
+        _log,
+        notifications=20 if counts.quick else 1000,
+        requests=5 if counts.quick else 1000,
     )
 
     rows: list[Row] = []

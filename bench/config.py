@@ -16,7 +16,7 @@ SDK_WAITER_MAX_ATTEMPTS = 60
 #: The polling loop of AWS's "Check prediction results" page sleeps this long between ``GetObject``s.
 DOCS_POLL_DELAY_S = 2.0
 
-CASES = ("time_to_result", "throughput", "cold_start", "memory", "await_at_scale")
+CASES = ("time_to_result", "throughput", "cold_start", "memory", "await_at_scale", "local_throughput")
 
 
 @dataclass(frozen=True)

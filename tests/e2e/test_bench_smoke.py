@@ -37,7 +37,15 @@ def test_quick_bench_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     assert document["meta"]["errors"] == {}
     assert document["meta"]["machine"]["nproc"] >= 1
     cases = {row["case"] for row in document["rows"]}
-    assert cases == {"time_to_result", "throughput", "cpu_cost", "cold_start", "memory", "await_at_scale"}
+    assert cases == {
+        "time_to_result",
+        "throughput",
+        "cpu_cost",
+        "cold_start",
+        "memory",
+        "await_at_scale",
+        "local_throughput",
+    }
     for row in document["rows"]:
         assert row["n"] >= 1, row
         assert row["median"] == row["median"], row  # not NaN

@@ -1,0 +1,234 @@
+"""Local-run throughput: results routed per second through the local handler path, and a burst of
+requests through the client, on the embedded AWS (what ``async-results serve`` and ``demo`` run).
+
+Two measurements on one local deployment of the repository's app (direct delivery, no bundling):
+
+- **Handler path.** ``notifications`` result notifications (inline response, as SageMaker sends them
+  with ``IncludeInferenceResponseIn``) are published to the success topic at once; the rate is the
+  number routed (delivered to the success function and acknowledged) over the time from the first
+  publish to the last delivery. The CPU of this process (emulator, event sources) and of the Lambda
+  workers is summed per routed result: on a machine with ``cores`` cores the path cannot route more
+  than ``cores / CPU per result`` results per second, whatever the wall clock says on a loaded machine.
+- **Burst.** ``burst`` requests submitted through the client at once (the endpoint simulator, the model,
+  SNS, the handlers, the result store, the client's one waiter); the time from the burst's start to each
+  result held by the caller, p50 and p95.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.stats import Row, percentile
+
+CASE = "local_throughput"
+TARGET_RESULTS_PER_SECOND = 100.0
+TARGET_BURST_P50_SECONDS = 10.0
+Log = Callable[[str], None]
+
+
+def _cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU seconds of a live process (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _worker_cpu(env: Any) -> float:
+    total = 0.0
+    for function in env.functions.values():
+        for environment in function._environments:
+            process = environment._process
+            if process is not None and process.poll() is None:
+                total += _cpu_seconds(process.pid)
+    return total
+
+
+def _notification(inference_id: str, endpoint: str, bucket: str) -> str:
+    body = json.dumps([{"label": "POSITIVE", "score": 0.97}]).encode()
+    return json.dumps(
+        {
+            "awsRegion": "us-east-1",
+            "eventTime": "2026-12-03T10:00:00.000Z",
+            "receivedTime": "2026-12-03T09:59:59.900Z",
+            "invocationStatus": "Completed",
+            "requestParameters": {
+                "contentType": "application/json",
+                "endpointName": endpoint,
+                "inputLocation": f"s3://{bucket}/async-inference/inputs/{inference_id}",
+            },
+            "responseParameters": {
+                "contentType": "application/json",
+                "outputLocation": f"s3://{bucket}/async-inference/outputs/{inference_id}.out",
+            },
+            "responseBody": {"content": base64.b64encode(body).decode(), "encoding": "BASE64", "message": ""},
+            "inferenceId": inference_id,
+            "eventVersion": "1.0",
+            "eventSource": "aws:sagemaker",
+            "eventName": "InferenceResult",
+        }
+    )
+
+
+def _delivered(env: Any, function_name: str) -> int:
+    return sum(s.stats.delivered for s in env.sources if s.function.spec.name == function_name)
+
+
+def handler_path(
+    env: Any, notifications: int, log: Log, timeout: float = 600.0
+) -> tuple[list[Row], dict[str, Any]]:
+    from sagemaker_async_results import contract
+
+    resources = env.resources
+    sns = env.target.client("sns")
+    topic = resources.outputs[contract.OUTPUT_SUCCESS_TOPIC_ARN]
+    success = next(
+        s.function.spec.name for s in env.sources if getattr(s, "subscription_arn", "").startswith(topic)
+    )
+    # Warm every execution environment first (Lambda's init is not part of the steady rate).
+    warm = [str(uuid.uuid4()) for _ in range(env.functions[success].max_concurrency * 2)]
+    already = _delivered(env, success)
+    for inference_id in warm:
+        sns.publish(
+            TopicArn=topic, Message=_notification(inference_id, resources.endpoint_name, resources.bucket)
+        )
+    deadline = time.monotonic() + timeout
+    while _delivered(env, success) - already < len(warm) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log(f"local throughput: {len(warm)} warm-up results routed; publishing {notifications}")
+    before = _delivered(env, success)
+    ids = [str(uuid.uuid4()) for _ in range(notifications)]
+    cpu_before = _cpu_seconds() + _worker_cpu(env)
+    started = time.monotonic()
+    for inference_id in ids:
+        sns.publish(
+            TopicArn=topic, Message=_notification(inference_id, resources.endpoint_name, resources.bucket)
+        )
+    published = time.monotonic() - started
+    while _delivered(env, success) - before < notifications and time.monotonic() < deadline:
+        time.sleep(0.02)
+    seconds = time.monotonic() - started
+    cpu = _cpu_seconds() + _worker_cpu(env) - cpu_before
+    routed = _delivered(env, success) - before
+    client = env.client()
+    unrouted = [i for i in ids if client.status(i).routing != contract.ROUTING_ROUTED]
+    rate = routed / seconds
+    cpu_per_result = cpu / max(1, routed)
+    cores = os.cpu_count() or 1
+    row = Row.of(
+        CASE,
+        f"local run: results routed per second through the local handler path ({notifications} "
+        "notifications at once, direct delivery, embedded AWS)",
+        "results/s",
+        [rate],
+        target=f">= {TARGET_RESULTS_PER_SECOND:g}/s",
+        met=rate >= TARGET_RESULTS_PER_SECOND,
+        note=f"published in {published:.1f} s; {routed} routed in {seconds:.1f} s; "
+        f"{len(unrouted)} without a Routed record",
+    )
+    ceiling = Row.of(
+        CASE,
+        "local run: CPU per routed result (emulator + event sources + Lambda workers)",
+        "ms",
+        [cpu_per_result * 1000],
+        note=f"{cores} cores: at most {cores / cpu_per_result:.0f} results/s when nothing else runs",
+    )
+    extra = {
+        "notifications": notifications,
+        "routed": routed,
+        "seconds": seconds,
+        "publishSeconds": published,
+        "cpuSeconds": cpu,
+        "cores": cores,
+        "unrouted": len(unrouted),
+    }
+    return [row, ceiling], extra
+
+
+def burst(env: Any, requests: int, log: Log, timeout: float = 900.0) -> tuple[list[Row], dict[str, Any]]:
+    client = env.client()
+    finished: list[float] = []
+    failures: list[str] = []
+    log(f"local throughput: burst of {requests} requests through the client")
+    started = time.monotonic()
+
+    def done(future: Any) -> None:
+        finished.append(time.monotonic() - started)
+        if future.exception() is not None:
+            failures.append(repr(future.exception()))
+
+    futures = []
+    for index in range(requests):
+        future = client.submit(json.dumps({"inputs": f"burst request {index}"}).encode())
+        future.add_done_callback(done)
+        futures.append(future)
+    submitted = time.monotonic() - started
+    deadline = started + timeout
+    while len(finished) < requests and time.monotonic() < deadline:
+        time.sleep(0.1)
+    waited = sorted(finished)
+    p50 = percentile(waited, 50) if waited else float("inf")
+    row = Row.of(
+        CASE,
+        f"local run: {requests}-request burst through the client (submit -> result held), embedded AWS",
+        "s",
+        waited or [float("inf")],
+        target=f"p50 <= {TARGET_BURST_P50_SECONDS:g} s",
+        met=len(waited) == requests and p50 <= TARGET_BURST_P50_SECONDS,
+        note=f"submitted in {submitted:.1f} s; {len(waited)} of {requests} results in time; "
+        f"{len(failures)} failed",
+    )
+    return [row], {
+        "requests": requests,
+        "results": len(waited),
+        "submitSeconds": submitted,
+        "failures": failures[:5],
+    }
+
+
+def run(
+    workdir: Path, log: Log, notifications: int = 1000, requests: int = 1000
+) -> tuple[list[Row], dict[str, Any]]:
+    """Synthesize (direct delivery, no bundling), deploy locally, measure both (see the module docstring)."""
+    from bench import ROOT
+    from sagemaker_async_results.local.environment import LocalEnvironment
+    from sagemaker_async_results.local.synth import CdkApp
+
+    outdir = workdir / "bench-local-throughput.cdk.out"
+    log("local throughput: synthesizing the stack (direct delivery)")
+    CdkApp(ROOT).synthesize(outdir, {"delivery": {"mode": "direct"}}, bundle=False)
+    with LocalEnvironment(outdir, log_dir=workdir / "bench-local-throughput-logs") as env:
+        rows, extra = handler_path(env, notifications, log)
+        burst_rows, burst_extra = burst(env, requests, log) if requests else ([], {})
+    return rows + burst_rows, {"handlerPath": extra, "burst": burst_extra}
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    from bench import ROOT
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--notifications", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    found, details = run(
+        ROOT / ".build",
+        lambda line: print(line, file=sys.stderr, flush=True),
+        args.notifications,
+        args.requests,
+    )
+    for item in found:
+        print(
+            f"{item.name}: median {item.median:.3g} {item.unit} p95 {item.p95:.3g} target {item.target} met {item.met} ({item.note})"
+        )
+    print(json.dumps(details))
