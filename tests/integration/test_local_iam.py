@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sagemaker_async_results.local import iam
 from sagemaker_async_results.local.deploy import LocalDeployer
@@ -41,7 +42,9 @@ def _arn(service: str, resource: str) -> dict[str, Any]:
     }
 
 
-def _template(*, tables_granted: list[str], queue_allows_topic: bool) -> dict[str, Any]:
+def _template(
+    *, tables_granted: list[str], queue_allows_topic: bool, key_granted: bool = False
+) -> dict[str, Any]:
     """Two tables, a function whose role may write ``tables_granted``, a topic with a queue subscribed."""
     grants = [{"Fn::GetAtt": [table, "Arn"]} for table in tables_granted]
     queue_policy: list[dict[str, Any]] = [
@@ -101,7 +104,23 @@ def _template(*, tables_granted: list[str], queue_allows_topic: bool) -> dict[st
                             "Effect": "Allow",
                             "Action": ["dynamodb:PutItem", "dynamodb:GetItem"],
                             "Resource": grants,
-                        }
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:PutObject"],
+                            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket", "Arn"]}, "/*"]]},
+                        },
+                        *(
+                            [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                                    "Resource": {"Fn::GetAtt": ["Key", "Arn"]},
+                                }
+                            ]
+                            if key_granted
+                            else []
+                        ),
                     ],
                 },
             },
@@ -120,6 +139,23 @@ def _template(*, tables_granted: list[str], queue_allows_topic: bool) -> dict[st
                 "Timeout": 30,
             },
         },
+        "Key": {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            },
+        },
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "iam-test-bucket"}},
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "iam-test-topic"}},
         "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "iam-test-queue"}},
         "QueuePolicy": {
@@ -205,7 +241,8 @@ def _grant_everything(env: LocalEnvironment, directory: Path) -> None:
     """Redeploy the stack (a CloudFormation update) with both grants, as a changed app would be."""
     assert env.target is not None
     cdk_out = _cloud_assembly(
-        directory, _template(tables_granted=["Granted", "Ungranted"], queue_allows_topic=True)
+        directory,
+        _template(tables_granted=["Granted", "Ungranted"], queue_allows_topic=True, key_granted=True),
     )
     LocalDeployer(AwsTarget(env.target.endpoint_url, env.target.region), iam=True).deploy(cdk_out)
 
@@ -281,6 +318,42 @@ def test_sns_does_not_deliver_to_a_queue_whose_policy_lacks_the_topics_allow(env
     }
 
 
+def _role_s3(env: LocalEnvironment) -> Any:
+    """An S3 client signed with the function's execution role (what its handler's boto3 gets)."""
+    assert env.target is not None
+    return env.target.as_role(env.deployed.function_credentials[_function(env).spec.name]).client("s3")
+
+
+def _key_arn(env: LocalEnvironment) -> str:
+    return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{env.deployed.physical_ids['Key']}"
+
+
+def test_objects_encrypted_with_a_key_the_role_may_not_use_are_refused(env: LocalEnvironment) -> None:
+    assert env.target is not None
+    key = _key_arn(env)
+    env.target.client("s3").put_object(
+        Bucket="iam-test-bucket", Key="encrypted", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key
+    )
+    s3 = _role_s3(env)
+    s3.put_object(Bucket="iam-test-bucket", Key="plain", Body=b"x")  # no key involved: the S3 grant suffices
+
+    with pytest.raises(ClientError) as read:
+        s3.get_object(Bucket="iam-test-bucket", Key="encrypted")
+    with pytest.raises(ClientError) as written:
+        s3.put_object(
+            Bucket="iam-test-bucket", Key="new", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key
+        )
+
+    assert read.value.response["Error"]["Code"] == "AccessDenied"
+    assert read.value.response["Error"]["Message"].endswith(
+        f"kms:Decrypt on resource: {key} because no identity-based policy allows the kms:Decrypt action"
+    )
+    assert written.value.response["Error"]["Message"].endswith(
+        f"kms:GenerateDataKey on resource: {key} because no identity-based policy allows the "
+        "kms:GenerateDataKey action"
+    )
+
+
 def test_once_granted_the_handler_writes_the_table_and_sns_delivers_to_the_queue(
     env: LocalEnvironment, tmp_path: Path
 ) -> None:
@@ -291,4 +364,13 @@ def test_once_granted_the_handler_writes_the_table_and_sns_delivers_to_the_queue
     assert _written(env, "Ungranted")
     env.target.client("sns").publish(TopicArn=env.deployed.physical_ids["Topic"], Message="hello")  # type: ignore[union-attr]
     assert _received(env, wait=5.0) == ["hello"]
+    s3 = _role_s3(env)
+    assert s3.get_object(Bucket="iam-test-bucket", Key="encrypted")["Body"].read() == b"x"
+    s3.put_object(
+        Bucket="iam-test-bucket",
+        Key="new",
+        Body=b"x",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=_key_arn(env),
+    )
     assert iam.DENIALS.all() == []

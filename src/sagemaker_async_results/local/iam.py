@@ -380,6 +380,7 @@ class RequestView:
     path: str = ""
     #: The resource moto determined itself (SQS, S3, STS, IAM), else ``*``.
     moto_resource: str = "*"
+    headers: dict[str, str] = field(default_factory=dict)
     backends: Any = field(default=None, repr=False)
 
     def arn(self, service: str, resource: str) -> str:
@@ -529,11 +530,17 @@ def _implied_checks(request: RequestView, checks: list[Check]) -> list[Check]:
     """Permissions AWS checks besides the action's own.
 
     SNS and SQS call KMS with the caller's identity for a topic or queue encrypted with a customer key:
-    ``kms:GenerateDataKey`` and ``kms:Decrypt`` to publish or send, ``kms:Decrypt`` to receive. S3 answers
-    a read of a missing object with 404 only to a caller that may list the bucket (else 403).
+    ``kms:GenerateDataKey`` and ``kms:Decrypt`` to publish or send, ``kms:Decrypt`` to receive; S3 does
+    the same for an object encrypted with one (SSE-KMS): ``kms:GenerateDataKey`` to write it (the
+    request's key or the bucket's default), ``kms:Decrypt`` to read it. S3 answers a read of a missing
+    object with 404 only to a caller that may list the bucket (else 403).
     """
     if request.service == "s3" and checks and checks[0].action == "s3:GetObject":
-        return _missing_object_check(request, checks[0].resource)
+        return _missing_object_check(request, checks[0].resource) + _object_key_check(
+            request, checks[0].resource
+        )
+    if request.service == "s3" and checks and checks[0].action == "s3:PutObject":
+        return _put_key_check(request, checks[0].resource)
     implied: list[str] = []
     if (request.service == "sns" and request.action in ("Publish", "PublishBatch")) or (
         request.service == "sqs" and request.action in ("SendMessage", "SendMessageBatch")
@@ -562,6 +569,53 @@ def _missing_object_check(request: RequestView, resource: str) -> list[Check]:
             return []
         return [Check("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
     return []
+
+
+def _s3_bucket_and_key(resource: str) -> tuple[str, str] | None:
+    if not resource.startswith("arn:aws:s3:::") or "/" not in resource:
+        return None
+    bucket, key = resource.removeprefix("arn:aws:s3:::").split("/", 1)
+    return bucket, key
+
+
+def _customer_key(request: RequestView, key_id: str | None) -> list[str]:
+    """The ARN of ``key_id`` when it is a customer key (not ``alias/aws/...``, the AWS-managed ones)."""
+    if not key_id or key_id.startswith("alias/aws/") or ":alias/aws/" in key_id:
+        return []
+    return [_key_arn(request, key_id)]
+
+
+def _object_key_check(request: RequestView, resource: str) -> list[Check]:
+    """``kms:Decrypt`` on the key an existing object is encrypted with (SSE-KMS)."""
+    names = _s3_bucket_and_key(resource)
+    if names is None:
+        return []
+    with contextlib.suppress(Exception):
+        from moto.s3.models import s3_backends
+
+        stored = s3_backends[request.account]["aws"].get_bucket(names[0]).keys.get(names[1])
+        if stored is not None and stored.encryption == "aws:kms":
+            return [Check("kms:Decrypt", arn) for arn in _customer_key(request, stored.kms_key_id)]
+    return []
+
+
+def _put_key_check(request: RequestView, resource: str) -> list[Check]:
+    """``kms:GenerateDataKey`` on the key a written object gets: the request's, else the bucket's default."""
+    names = _s3_bucket_and_key(resource)
+    if names is None:
+        return []
+    algorithm = request.headers.get("x-amz-server-side-encryption")
+    key_id = request.headers.get("x-amz-server-side-encryption-aws-kms-key-id")
+    if algorithm is None:
+        with contextlib.suppress(Exception):
+            from moto.s3.models import s3_backends
+
+            default = s3_backends[request.account]["aws"].get_bucket(names[0]).encryption
+            rule = (default or {}).get("Rule", {}).get("ApplyServerSideEncryptionByDefault", {})
+            algorithm, key_id = rule.get("SSEAlgorithm"), rule.get("KMSMasterKeyID")
+    if algorithm != "aws:kms":
+        return []
+    return [Check("kms:GenerateDataKey", arn) for arn in _customer_key(request, key_id)]
 
 
 def _encryption_key(request: RequestView, resource: str) -> str | None:
@@ -645,6 +699,7 @@ class _LocalAuthorization:
             params=_params(self._data, self._body, self._headers),  # type: ignore[attr-defined]
             path=self._path,  # type: ignore[attr-defined]
             moto_resource=resource,
+            headers={k.lower(): str(v) for k, v in dict(self._headers).items()},  # type: ignore[attr-defined]
         )
 
     def _authorize(self, resource: str) -> None:
