@@ -217,3 +217,23 @@ def test_an_endpoints_props_are_checked_together() -> None:
     assert "endpoint_name: expected 1-63 letters" in message
     assert "existing_model_role: required with existing_model_name" in message
     assert "days, received 2" in message
+
+
+@pytest.mark.parametrize(("mode", "log_groups"), [("create", 1), ("existing", 0), ("sagemaker", 0)])
+def test_the_endpoint_log_group_from_context(mode: str, log_groups: int) -> None:
+    """A redeploy after an endpoint of the same name ran can adopt its log group instead of failing."""
+    from sagemaker_async_results.cdk import AsyncInferenceResults, parse_context
+
+    stack = cdk.Stack(cdk.App(context=SKIP_BUNDLING), "FromContext")
+    AsyncInferenceResults.from_config(
+        stack, "Results", parse_context({"endpointLogGroup": mode}), handlers_dir=HANDLERS
+    )
+    template = Template.from_stack(stack).to_json()
+    endpoint_groups = [
+        g
+        for g in _of_type(template, "AWS::Logs::LogGroup").values()
+        if str(g["Properties"].get("LogGroupName", "")).startswith("/aws/sagemaker/Endpoints/")
+    ]
+    assert len(endpoint_groups) == log_groups
+    with pytest.raises(Exception, match="endpointLogGroup"):
+        parse_context({"endpointLogGroup": "maybe"})

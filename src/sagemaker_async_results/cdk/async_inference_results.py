@@ -47,6 +47,7 @@ from sagemaker_async_results.cdk.constructs.results_table import ResultsTablePro
 from sagemaker_async_results.cdk.constructs.sagemaker_endpoint import (
     INCLUDE_INFERENCE_RESPONSE_VALUES,
     AsyncInferenceEndpoint,
+    EndpointLogGroup,
     EndpointVpcProps,
     ModelProps,
 )
@@ -170,6 +171,9 @@ class AsyncInferenceResults(AsyncResultsPipeline):
     instance_local_storage:
         Whether ``instance_type`` has local NVMe storage (no storage ``KmsKeyId`` then); default decided
         from the known instance families.
+    endpoint_log_group:
+        Who provides the endpoint's log group (``"create"``, ``"existing"``, ``"sagemaker"``: see
+        :class:`AsyncResultsEndpoint`'s ``log_group``); default ``"create"``.
     volume_size_gb, model_data_download_timeout_seconds, container_startup_health_check_timeout_seconds:
         Production variant settings; default SageMaker's.
     vpc:
@@ -232,6 +236,7 @@ class AsyncInferenceResults(AsyncResultsPipeline):
         existing_success_topic_key: kms.IKey | None = None,
         existing_error_topic_key: kms.IKey | None = None,
         instance_local_storage: bool | None = None,
+        endpoint_log_group: EndpointLogGroup = "create",
         volume_size_gb: int | None = None,
         model_data_download_timeout_seconds: int | None = None,
         container_startup_health_check_timeout_seconds: int | None = None,
@@ -249,6 +254,7 @@ class AsyncInferenceResults(AsyncResultsPipeline):
             include_inference_response_in=include_inference_response_in,
             autoscaling=autoscaling,
             instance_local_storage=instance_local_storage,
+            log_group=endpoint_log_group,
             volume_size_gb=volume_size_gb,
             model_data_download_timeout_seconds=model_data_download_timeout_seconds,
             container_startup_health_check_timeout_seconds=container_startup_health_check_timeout_seconds,
@@ -399,6 +405,7 @@ class AsyncInferenceResults(AsyncResultsPipeline):
                 else None
             ),
             "instance_local_storage": config.instance_local_storage,
+            "endpoint_log_group": config.endpoint_log_group,
             "volume_size_gb": config.volume_size_gb,
             "model_data_download_timeout_seconds": config.model_data_download_timeout_seconds,
             "container_startup_health_check_timeout_seconds": config.container_startup_health_check_timeout_seconds,

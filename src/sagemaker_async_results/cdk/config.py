@@ -468,6 +468,12 @@ class StackConfig(_Context):
         description="Whether the instance type has local NVMe storage (then the endpoint config gets no "
         "storage `KmsKeyId`, which such instances reject); null decides from the known families.",
     )
+    endpoint_log_group: Literal["create", "existing", "sagemaker"] = Field(
+        "create",
+        description="Who provides the endpoint's log group `/aws/sagemaker/Endpoints/<name>`: `create` (the "
+        "stack, with the log retention; fails if the group already exists), `existing` (a group left by an "
+        "earlier endpoint of that name), `sagemaker` (SageMaker creates it on first write, never expiring).",
+    )
     volume_size_gb: StrictInt | None = Field(
         None,
         ge=1,
