@@ -18,9 +18,26 @@ fails every attempt for a while, long enough to exhaust botocore's retries. A sh
 is delivered twice (duplicates), and a share is poison: a message that is not JSON, or a result whose
 handler always raises.
 
+**Timeouts**: every invocation has :data:`FUNCTION_TIMEOUT_MS` of simulated time, and time passes
+with the work: each AWS attempt takes a few milliseconds, a share of them is **slow** (up to the
+clients' per-attempt timeout, after which the attempt fails as a read timeout, again half of them
+after taking effect), a share of handlers is **slow** (seconds), a share returns **at the edge** (within two margins of
+the deadline, so the writes after them meet the slow and failing attempts there), and botocore's
+backoff waits. Each
+record of a batch runs on its own thread with its own time, from the moment its thread started (the
+runtime hands each record a copy of its context, where the simulated time lives); the batch's own
+steps after the records' run on the invocation's time. At the deadline the invocation is stopped as
+Lambda stops it: whatever runs is cut off (an AWS attempt in flight takes effect or not, half and
+half), nothing after it happens, and the invocation counts as failed (buffered: the whole batch comes
+back; direct: Lambda retries it).
+A handler cut off mid-run is counted as having had its effect (the worst case). A handler that
+returns with less than the runtime's margin left (or is cut off) ate the time kept for recording it:
+its result running again is the one documented repeat, counted apart from **routed twice**.
+
 Accounting, per mode: **lost** (a good result whose handler never ran, whose record is not
 ``Routed``, or that never reached the results queue), **routed twice** (the user handler called more
-than once for one inference ID and status), **good dead-lettered** (a copy of a good notification in
+than once for one inference ID and status, except after a handler that itself ran into the margin:
+**documented repeats**), **good dead-lettered** (a copy of a good notification in
 the dead-letter queue), **poison not dead-lettered**, **unhandled** (an invocation that raised what
 it should not, or a record that failed with an unexpected error).
 
@@ -33,6 +50,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
 import random
 import sys
 import threading
@@ -54,6 +72,10 @@ ASYNC_RETRY_DELAYS = (60.0, 120.0)
 FUNCTION_TIMEOUT_MS = 30_000
 
 
+class InvocationTimedOut(BaseException):
+    """Lambda stopped the invocation at its timeout (a BaseException: nothing in the runtime catches it)."""
+
+
 @dataclass
 class SoakConfig:
     count: int = 300
@@ -66,6 +88,14 @@ class SoakConfig:
     burst_length: int = 8
     #: Share of results whose response is only in S3 (the handler reads it with GetObject).
     s3_resident_rate: float = 0.2
+    #: Share of AWS attempts that are slow: 0.5 s to 8 s, cut at the clients' per-attempt timeout.
+    slow_attempt_rate: float = 0.05
+    #: Share of handler calls that are slow, and how long they take (seconds).
+    slow_handler_rate: float = 0.05
+    slow_handler_seconds: tuple[float, float] = (4.0, 36.0)
+    #: Share of handler calls that return close to the deadline: up to two margins before it, so the
+    #: destinations, completion and failure writes after them meet the slow and failing attempts there.
+    edge_handler_rate: float = 0.05
     seed: int = 7
 
 
@@ -80,6 +110,17 @@ class Accounting:
     aws_attempts: int = 0
     faults_injected: int = 0
     faults_after_effect: int = 0
+    slow_attempts: int = 0
+    slow_handlers: int = 0
+    edge_handlers: int = 0
+    timeouts: int = 0
+    deadline_refusals: int = 0
+    handler_overruns: int = 0
+    handlers_into_margin: int = 0
+    attempts_near_deadline: int = 0
+    faults_near_deadline: int = 0
+    calls_cut_off: int = 0
+    documented_repeats: int = 0
     lost: int = 0
     routed_twice: int = 0
     good_dead_lettered: int = 0
@@ -101,22 +142,95 @@ class Accounting:
 
 
 class SimClock:
-    """Simulated epoch seconds (thread-safe reads; advanced by the driver)."""
+    """Simulated epoch seconds: advanced by the driver, the AWS attempts, the handlers and the backoff.
 
-    def __init__(self) -> None:
+    During an invocation, time is per context (a context variable): each record's thread runs in a
+    copy of the invocation's context, so records of a batch spend their time side by side, as
+    Lambda's threads do. ``deadline`` is the running invocation's (``None`` between invocations);
+    ``latest`` the furthest any of its threads got. The invocation's own thread waits for its record
+    threads until they are done or only twice the runtime's margin is left (``cutoff``, as the
+    runtime does), whichever is first: its time is at least ``min(latest, cutoff)``.
+    """
+
+    def __init__(self, margin_seconds: float = 0.0) -> None:
+        import contextvars
+
+        from sagemaker_async_results.runtime.deadline import FRONTS_WAIT_MARGINS
+
         self.now = 1_800_000_000.0
+        self.deadline: float | None = None
+        self.latest = self.now
+        self.margin = margin_seconds
+        self._wait = FRONTS_WAIT_MARGINS * margin_seconds
+        self._cutoff = self.now
+        self._main: int | None = None
+        self._here: contextvars.ContextVar[float | None] = contextvars.ContextVar("sim_now", default=None)
+        self._lock = threading.Lock()
 
     def __call__(self) -> float:
-        return self.now
+        here = self._here.get()
+        if here is None:
+            return self.now
+        if threading.get_ident() == self._main:
+            return max(here, min(self.latest, self._cutoff))
+        return here
+
+    def start(self, timeout_seconds: float) -> None:
+        """An invocation starts now, in the caller's context (its thread is the invocation's own)."""
+        self._here.set(self.now)
+        self._main = threading.get_ident()
+        self.latest = self.now
+        self.deadline = self.now + timeout_seconds
+        self._cutoff = self.deadline - self._wait
+
+    def end(self) -> None:
+        """The invocation ended: the driver's time moves to where it stopped (at most its deadline)."""
+        assert self.deadline is not None
+        self.now = min(self.latest, self.deadline)
+        self._here.set(None)
+        self.deadline = None
+
+    def advance(self, seconds: float) -> None:
+        if self._here.get() is None:
+            self.now += seconds
+            return
+        later = self() + seconds
+        self._here.set(later)
+        with self._lock:
+            self.latest = max(self.latest, later)
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and self() >= self.deadline
+
+
+def _margin(timeout_ms: int) -> float:
+    """The runtime's default margin for an invocation of ``timeout_ms``."""
+    from sagemaker_async_results.runtime.deadline import Deadline
+    from sagemaker_async_results.runtime.testing import LambdaContext
+
+    return Deadline(LambdaContext(timeout_ms=timeout_ms)).margin
+
+
+def _sim_context(clock: SimClock) -> Any:
+    """A Lambda context whose remaining time runs on the simulated clock."""
+    from sagemaker_async_results.runtime.testing import LambdaContext
+
+    class SimContext(LambdaContext):
+        def get_remaining_time_in_millis(self) -> int:
+            deadline = clock.deadline
+            return 0 if deadline is None else max(0, int((deadline - clock()) * 1000))
+
+    return SimContext(timeout_ms=FUNCTION_TIMEOUT_MS)
 
 
 class Chaos:
     """Fails attempts of the hooked clients at the botocore boundary, before or after moto applies them."""
 
-    def __init__(self, config: SoakConfig, acct: Accounting, rng: random.Random) -> None:
+    def __init__(self, config: SoakConfig, acct: Accounting, rng: random.Random, clock: SimClock) -> None:
         self._config = config
         self._acct = acct
         self._rng = rng
+        self._clock = clock
         self._burst = 0
         self._lock = threading.Lock()
         self.enabled = True
@@ -128,10 +242,23 @@ class Chaos:
         client.meta.events.register_first("before-send", self._before_send)
 
     def _before_send(self, request: Any, event_name: str, **_: Any) -> Any:
+        from botocore.exceptions import ReadTimeoutError
         from moto.core.models import botocore_stubber
 
+        from sagemaker_async_results.runtime.deadline import ATTEMPT_SECONDS
+
+        if self._clock.past_deadline():
+            raise InvocationTimedOut("an AWS call after the deadline: never made")
+        deadline = self._clock.deadline
+        near = deadline is not None and deadline - self._clock() <= self._clock.margin
         with self._lock:
             self._acct.aws_attempts += 1
+            self._acct.attempts_near_deadline += near
+            latency = self._rng.uniform(0.005, 0.03)
+            if self._rng.random() < self._config.slow_attempt_rate:
+                latency = self._rng.uniform(0.5, 8.0)
+                self._acct.slow_attempts += 1
+            applies = self._rng.random() < self._config.after_effect_share
             fail = False
             if self.enabled:
                 if self._burst > 0:
@@ -147,6 +274,18 @@ class Chaos:
             if fail:
                 self._acct.faults_injected += 1
                 self._acct.faults_after_effect += after
+                self._acct.faults_near_deadline += near
+        self._clock.advance(min(latency, ATTEMPT_SECONDS))
+        if self._clock.past_deadline():  # cut off in flight: it took effect or not
+            with self._lock:
+                self._acct.calls_cut_off += 1
+            if applies:
+                botocore_stubber(event_name, request)
+            raise InvocationTimedOut("an AWS call in flight at the deadline")
+        if latency >= ATTEMPT_SECONDS:  # the client gave up on the attempt (botocore retries it)
+            if applies:
+                botocore_stubber(event_name, request)
+            raise ReadTimeoutError(endpoint_url=request.url)
         if not fail:
             return botocore_stubber(event_name, request)
         if after:
@@ -210,8 +349,11 @@ class Soak:
         self.config = config
         self.rng = random.Random(f"{config.seed}-{mode}")
         self.acct = Accounting(mode)
-        self.clock = SimClock()
+        self.clock = SimClock(margin_seconds=_margin(FUNCTION_TIMEOUT_MS))
         self.handled: Counter[tuple[str, str]] = Counter()
+        #: Results whose handler returned with less than the margin left, or was cut off by the
+        #: deadline: it ate the time kept for recording it (a repeat of theirs is the documented case).
+        self.overran: set[tuple[str, str]] = set()
         self.dead: list[Message] = []
         self._lock = threading.Lock()
 
@@ -267,13 +409,35 @@ class Soak:
 
         @router.on_result(name="soakHandler")
         def handle(result: Any) -> None:
+            if self.clock.past_deadline():
+                raise InvocationTimedOut("a handler after the deadline: never started")
             if result.attributes.get("poison"):
                 raise RuntimeError("poison: this result's handler always fails")
             result.body()  # inline, or GetObject of an S3-resident response
             with self._lock:
-                self.handled[(result.inference_id, result.status)] += 1
+                roll = self.rng.random()
+                slow = roll < self.config.slow_handler_rate
+                edge = not slow and roll < self.config.slow_handler_rate + self.config.edge_handler_rate
+                seconds = self.rng.uniform(*self.config.slow_handler_seconds) if slow else 0.05
+                if edge and self.clock.deadline is not None:
+                    ends_before = self.rng.uniform(0, 2 * self.clock.margin)
+                    seconds = max(0.05, self.clock.deadline - ends_before - self.clock())
+                self.acct.slow_handlers += slow
+                self.acct.edge_handlers += edge
+            self.clock.advance(seconds)
+            key = (result.inference_id, result.status)
+            left = self.clock.deadline - self.clock() if self.clock.deadline is not None else math.inf
+            with self._lock:
+                self.handled[key] += 1  # its effect (when cut off: the worst case, it had it)
+                if left < self.clock.margin:  # it ate the time kept for recording it
+                    self.acct.handlers_into_margin += 1
+                    self.overran.add(key)
+                if left <= 0:
+                    self.acct.handler_overruns += 1
+            if self.clock.past_deadline():
+                raise InvocationTimedOut("a handler running at the deadline")
 
-        chaos = Chaos(self.config, self.acct, self.rng)
+        chaos = Chaos(self.config, self.acct, self.rng, self.clock)
         clients = Clients(region_name="us-east-1")
         for service in ("dynamodb", "sqs", "s3"):
             chaos.install(clients.client(service))
@@ -291,6 +455,8 @@ class Soak:
             ) -> list[Any]:
                 outcomes = super().process_batch(extracts, context, concurrent=concurrent)
                 for outcome in outcomes:
+                    if isinstance(outcome, ResultError) and outcome.reason == "DeadlineReached":
+                        acct.deadline_refusals += 1
                     if isinstance(outcome, ResultError) and outcome.reason == ResultError.reason:
                         acct.unhandled += 1
                         if len(acct.examples) < 5:
@@ -304,18 +470,29 @@ class Soak:
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any] | BaseException:
         from sagemaker_async_results.runtime.errors import ResultError
-        from sagemaker_async_results.runtime.testing import LambdaContext
 
         self.acct.invocations += 1
+        self.clock.start(FUNCTION_TIMEOUT_MS / 1000)
         try:
-            return dict(self.app(event, LambdaContext(timeout_ms=FUNCTION_TIMEOUT_MS)))
+            return dict(self.app(event, _sim_context(self.clock)))
         except ResultError as err:  # direct mode's way of failing: Lambda retries the event
             return err
+        except InvocationTimedOut as timed_out:
+            self.acct.timeouts += 1
+            # Lambda ends the environment: the record threads still running stop at their next
+            # step (the clock is past the deadline); wait for them before the next invocation.
+            pool = self.app.lifecycle._pool
+            if pool is not None:
+                pool.shutdown(wait=True)
+                self.app.lifecycle._pool = None
+            return timed_out
         except BaseException as exc:
             self.acct.unhandled += 1
             if len(self.acct.examples) < 5:
                 self.acct.examples.append(f"unhandled {type(exc).__name__}: {exc}")
             return exc
+        finally:
+            self.clock.end()
 
     # -- delivery ---------------------------------------------------------------------------------
     def _buffered(self, deliveries: list[Message]) -> None:
@@ -411,8 +588,12 @@ class Soak:
                     acct.examples.append(
                         f"lost {m.key}: handled={handled} routing={routing} sent={sent[m.key]}"
                     )
-            if handled > 1:
+            if handled > 1 and (m.key, "Completed") in self.overran:
+                acct.documented_repeats += 1
+            elif handled > 1:
                 acct.routed_twice += 1
+                if len(acct.examples) < 5:
+                    acct.examples.append(f"routed twice {m.key}: handled={handled}")
             if sent[m.key] > 1:
                 acct.destination_duplicates += 1
 
@@ -440,10 +621,9 @@ def run(config: SoakConfig, modes: Sequence[str] = MODES) -> list[Accounting]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "testing")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Soak")
-    from botocore.retries import standard
+    from sagemaker_async_results.runtime import deadline
 
-    original = standard.ExponentialBackoff.delay_amount
-    standard.ExponentialBackoff.delay_amount = lambda self, ctx: 0  # type: ignore[method-assign,assignment]
+    original_sleep = deadline.sleep
     global _DEVNULL
     if _DEVNULL is None:  # kept open: Powertools' logger keeps the stream it found at its creation
         _DEVNULL = open(os.devnull, "w")  # noqa: SIM115
@@ -455,12 +635,14 @@ def run(config: SoakConfig, modes: Sequence[str] = MODES) -> list[Accounting]:
             rounds = []
             for start in range(0, config.count, ROUND_SIZE):
                 part = replace(config, count=min(ROUND_SIZE, config.count - start), seed=config.seed + start)
-                rounds.append(Soak(mode, part).run())
+                soak = Soak(mode, part)
+                deadline.sleep = soak.clock.advance  # botocore's backoff, in simulated time
+                rounds.append(soak.run())
             results.append(_merge(mode, rounds))
         return results
     finally:
         sys.stdout = stdout
-        standard.ExponentialBackoff.delay_amount = original  # type: ignore[method-assign]
+        deadline.sleep = original_sleep
 
 
 TABLE_COLUMNS = (
@@ -472,6 +654,17 @@ TABLE_COLUMNS = (
     ("aws_attempts", "AWS attempts"),
     ("faults_injected", "faults injected"),
     ("faults_after_effect", "of them after effect"),
+    ("slow_attempts", "slow AWS attempts"),
+    ("slow_handlers", "slow handler calls (4-36 s)"),
+    ("edge_handlers", "handler calls returning within two margins of the deadline"),
+    ("timeouts", "invocations stopped at the deadline"),
+    ("deadline_refusals", "records left to the retry by the deadline margin"),
+    ("attempts_near_deadline", "AWS attempts within the margin of the deadline"),
+    ("faults_near_deadline", "of them failed"),
+    ("calls_cut_off", "AWS calls cut off in flight by the deadline"),
+    ("handlers_into_margin", "handler calls that ran into the margin (ended with less left)"),
+    ("handler_overruns", "of them cut off by the deadline"),
+    ("documented_repeats", "repeats after a handler ran into the margin (documented)"),
     ("lost", "**lost**"),
     ("routed_twice", "**routed twice**"),
     ("good_dead_lettered", "**good dead-lettered**"),
