@@ -96,7 +96,8 @@ bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Chaos soak on moto: 10,000 notifications per delivery mode, 10% of AWS calls failing (half after
-# effect), 5% duplicates, 1% poison; prints the accounting table (make test runs 300 per mode).
+# effect), 5% duplicates, 1% poison, invocations timing out (slow handlers, slow and failing AWS calls
+# near the deadline); prints the accounting table (make test runs 300 per mode).
 soak: setup
 	$(BIN)/python -m bench.soak --json bench/results/soak.json $(SOAK_ARGS)
 
