@@ -19,6 +19,7 @@ import pytest
 
 from sagemaker_async_results import contract
 from sagemaker_async_results.client.client import AsyncInferenceClient, InferenceStatus
+from sagemaker_async_results.local.demo import topic_may_send
 from sagemaker_async_results.local.environment import LocalEnvironment
 from sagemaker_async_results.local.model import sentiment_model
 from sagemaker_async_results.local.simulator import INLINE_RESPONSE_LIMIT
@@ -103,6 +104,9 @@ def test_duplicate_notification_is_routed_once(env: LocalEnvironment) -> None:
     recorder_arn = sqs.get_queue_attributes(QueueUrl=recorder, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
+    # Permissions are enforced: as in AWS, SNS delivers only to a queue whose policy allows the topic.
+    policy = topic_may_send(recorder_arn, env.deployed.outputs["SuccessTopicArn"])
+    sqs.set_queue_attributes(QueueUrl=recorder, Attributes={"Policy": policy})
     sns.subscribe(
         TopicArn=env.deployed.outputs["SuccessTopicArn"],
         Protocol="sqs",
