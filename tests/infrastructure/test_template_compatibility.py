@@ -25,7 +25,15 @@ _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 #: Resources and outputs the pipeline added to every app (new logical IDs: nothing existing changes).
 ADDED = {
-    "Outputs": {"EncryptionKeyArn", "PublisherPolicyArn", "ClientPolicyArn"},
+    "Outputs": {
+        "EncryptionKeyArn",
+        "PublisherPolicyArn",
+        "ClientPolicyArn",
+        # The reply queues, on by default (the client's push).
+        "ReplyQueuePrefix",
+        "ReplyQueueKeyArn",
+        "ReplyQueueCallerPolicyArn",
+    },
     "Resources": {
         "AsyncResultsPublisherPolicy9149E6D2",
         "AsyncResultsClientPolicyDADC0619",  # what a client needs (grant_client, the ClientPolicyArn output)
@@ -34,6 +42,15 @@ ADDED = {
         "AsyncResultsStorageBucketNotificationsHandlerPolicy6FF047EF",
         "BucketNotificationsHandler050a0587b7544547bf325f094a3db8347ECC3691",
         "BucketNotificationsHandler050a0587b7544547bf325f094a3db834RoleB6FB88EC",
+        # The reply queues' sweeper (every 5 minutes) and the callers' managed policy.
+        "AsyncResultsDestinationsReplyQueuesSweeper5C6A341B",
+        "AsyncResultsDestinationsReplyQueuesSweeperLogs51968876",
+        "AsyncResultsDestinationsReplyQueuesSweeperRole3295BC6F",
+        "AsyncResultsDestinationsReplyQueuesSweeperRoleDefaultPolicyD8E2823A",
+        "AsyncResultsDestinationsReplyQueuesSweepSchedule8CF2C3AE",
+        "AsyncResultsDestinationsReplyQueuesSweepScheduleAllowEventRuleAsyncInferenceStack"
+        "AsyncResultsDestinationsReplyQueuesSweeperD048F971236F9C71",
+        "AsyncResultsDestinationsReplyQueuesCallerPolicy10E54C9B",
     },
 }
 
@@ -53,6 +70,18 @@ DELIBERATE_CHANGES: dict[str, str] = {
     "AsyncResultsDestinationsResultsQueue53C615AA": "7-day retention, shorter than its dead-letter queue's 14 days",
     "AsyncResultsDestinationsKinesisStreamB1C7DA67": "deleted with the stack by default (records are copies of "
     "results kept in S3 and the table; an idle on-demand stream bills per hour)",
+    **dict.fromkeys(
+        (
+            "AsyncResultsSuccessHandlerFunction1DA7E334",
+            "AsyncResultsErrorHandlerFunctionF66A347B",
+            "AsyncResultsRecoveryHandlerFunction0BD6752A",
+            "AsyncResultsSuccessHandlerRoleDefaultPolicy6FAC068C",
+            "AsyncResultsErrorHandlerRoleDefaultPolicy465410DD",
+            "AsyncResultsRecoveryHandlerRoleDefaultPolicyF39F4865",
+        ),
+        "reply queues on by default: REPLY_QUEUE_PREFIX, sqs:SendMessage on the prefix's queues and "
+        "dynamodb:BatchGetItem on the table (the callers' replyTo)",
+    ),
 }
 
 
