@@ -128,16 +128,7 @@ def _consumer_app(target: Path) -> Path:
     [
         "constrained",
         "unconstrained",
-        pytest.param(
-            "lowest",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="with boto3 1.35 (the lowest the range allows) the local Lambda workers get that "
-                "boto3/botocore (the interpreter's, standing in for Lambda's) and the runtime's DynamoDB "
-                "claim fails: ExponentialBackoff.__init__() got an unexpected keyword argument "
-                "'service_name'",
-            ),
-        ),
+        "lowest",
     ],
 )
 def test_wheel_installs_and_runs_a_consumer_app(wheel: Path, resolution: str, tmp_path: Path) -> None:

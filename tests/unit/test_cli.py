@@ -299,18 +299,19 @@ def test_python_dash_m_runs_the_same_command(tmp_path: Path) -> None:
     assert completed.returncode == ExitCode.USAGE
 
 
-def test_local_run_defaults_to_the_delivery_mode_of_the_apps_cdk_json(tmp_path: Path) -> None:
-    from sagemaker_async_results.local.serve import delivery_mode
+def test_local_run_takes_the_delivery_mode_from_the_flag_else_the_apps_cdk_json(tmp_path: Path) -> None:
+    """Without either, the app decides (an app built in code with ``DeliveryProps`` is not overridden)."""
+    from sagemaker_async_results.local.serve import requested_mode
     from sagemaker_async_results.local.synth import CdkApp
 
     (tmp_path / "cdk.json").write_text(
         json.dumps({"app": "true", "context": {"delivery": {"mode": "buffered"}}})
     )
     app = CdkApp(tmp_path)
-    assert delivery_mode(app, None) == "buffered"
-    assert delivery_mode(app, "direct") == "direct"
+    assert requested_mode(app, None) == "buffered"
+    assert requested_mode(app, "direct") == "direct"
     (tmp_path / "cdk.json").write_text(json.dumps({"app": "true"}))
-    assert delivery_mode(CdkApp(tmp_path), None) == "direct"
+    assert requested_mode(CdkApp(tmp_path), None) is None
 
 
 def test_demo_passes_lose_notifications_to_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,6 +167,26 @@ def test_hook_retries_what_botocore_retries_while_an_attempt_fits(
             assert _ask(hook, ddb, 1, "InternalServerError", 500) == 0, "the final writes go on"
 
 
+def test_hook_works_with_a_botocore_without_per_service_backoff(
+    ddb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda runtimes and the lowest boto3 the range allows (1.35) ship an ExponentialBackoff that takes
+    only ``max_backoff``: the hook must still build and back off."""
+    from botocore.retries import standard
+
+    class OldBackoff(standard.ExponentialBackoff):
+        def __init__(self, max_backoff: float = 20) -> None:
+            super().__init__(max_backoff=max_backoff)
+
+    monkeypatch.setattr(standard, "ExponentialBackoff", OldBackoff)
+    context = Remaining(60)
+    monkeypatch.setattr(deadline, "sleep", context.sleep)
+    hook = deadline._RetryHook(ddb, "dynamodb")
+    with deadline.steps(Deadline(context, margin_seconds=5)):
+        assert _ask(hook, ddb, 1, "ThrottlingException", 400) == 0
+        assert 0 <= 60 - context.seconds <= deadline.MAX_BACKOFF_SECONDS
+
+
 def test_install_leaves_test_doubles_alone_untouched() -> None:
     class Untouchable:
         def __getattr__(self, name: str) -> Any:

@@ -200,11 +200,14 @@ class _RetryHook:
         self._checker = standard.StandardRetryConditions(
             max_attempts=retries.get("total_max_attempts", standard.DEFAULT_MAX_ATTEMPTS)
         )
-        self._backoff = standard.ExponentialBackoff(
-            max_backoff=MAX_BACKOFF_SECONDS,
-            service_name=service,
-            throttling_detector=standard.ThrottlingErrorDetector(standard.RetryEventAdapter()),
-        )
+        try:
+            self._backoff = standard.ExponentialBackoff(
+                max_backoff=MAX_BACKOFF_SECONDS,
+                service_name=service,
+                throttling_detector=standard.ThrottlingErrorDetector(standard.RetryEventAdapter()),
+            )
+        except TypeError:  # botocore before per-service backoff (older Lambda runtimes ship it)
+            self._backoff = standard.ExponentialBackoff(max_backoff=MAX_BACKOFF_SECONDS)
         self._context = standard.RetryContext
 
     def __call__(
