@@ -163,6 +163,7 @@ class ResultWaiter:
         self._store = store
         self.sources = tuple(sources)
         self._pacer = Pacer(poll_interval, max_poll_interval)
+        self._last_read = 0.0
         self._safety_sweep = safety_sweep_seconds
         #: Inference ID -> its watches (several callers may wait for the same request).
         self._pending: dict[str, list[_Watch]] = {}
@@ -295,7 +296,12 @@ class ResultWaiter:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
-            started = time.monotonic()
+            # Reads at most once per shortest pause however often new waits wake the loop: a burst of
+            # waits is read together in the next batch, not one batch per wait.
+            since = time.monotonic() - self._last_read
+            if since < self._pacer.shortest and self._stop.wait(self._pacer.shortest - since):
+                break
+            started = self._last_read = time.monotonic()
             self._wake.clear()  # before the read: a wake-up during it is not lost
             push = self.push
             try:
