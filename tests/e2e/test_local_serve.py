@@ -31,7 +31,7 @@ def test_serve_reports_progress_and_everything_a_client_needs() -> None:
     )
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # a loaded 2-core machine deploys in ~2 min; this is not a speed test
     try:
         while time.monotonic() < deadline:
             line = process.stdout.readline()
