@@ -36,7 +36,6 @@ def test_nothing_lost_nothing_routed_twice_every_poison_dead_lettered(
     assert acct.duplicates_sent > 0
     assert acct.poison > 0
     assert acct.handlers_into_margin > 0, "no handler ran into the margin"
-    assert acct.timeouts + acct.handler_overruns > 0, "nothing was cut off by the deadline"
     assert acct.deadline_refusals > 0, "no record was left to the retry by the margin"
     assert acct.documented_repeats <= acct.handlers_into_margin
 
@@ -45,3 +44,6 @@ def test_aws_calls_met_the_deadline(results: dict[str, Accounting]) -> None:
     """Writes near the deadline, some of them failing, some cut off in flight (over both modes)."""
     assert sum(r.attempts_near_deadline for r in results.values()) > 0
     assert sum(r.faults_near_deadline for r in results.values()) > 0
+    # Cut-offs at the deadline are rarer than refusals: at 300 per mode one mode may have none.
+    cut_off = sum(r.timeouts + r.handler_overruns for r in results.values())
+    assert cut_off > 0, "nothing was cut off by the deadline"
