@@ -277,30 +277,20 @@ class AsyncInferenceResults(AsyncResultsPipeline):
             "function_props": function_props,
             "destinations": destinations,
             "output_prefix": output_prefix,
+            "input_key_prefix": input_key_prefix,
+            "output_key_prefix": output_key_prefix,
+            "failure_key_prefix": failure_key_prefix,
+            "existing_bucket_key": existing_bucket_key,
+            "existing_success_topic": existing_success_topic,
+            "existing_success_topic_key": existing_success_topic_key,
+            "existing_error_topic": existing_error_topic,
+            "existing_error_topic_key": existing_error_topic_key,
         }
         # Every problem of both parts at once, before anything is built.
         problems = endpoint_problems(props, check_name=False) + pipeline_problems(
             name=endpoint_name,
             name_prop="endpoint_name",
             endpoint_names=(),
-            prefixes={
-                "input_key_prefix": input_key_prefix,
-                "output_key_prefix": output_key_prefix,
-                "failure_key_prefix": failure_key_prefix,
-            },
-            existing_keys={
-                "existing_bucket_key": (existing_bucket_key, existing_bucket, "existing_bucket"),
-                "existing_success_topic_key": (
-                    existing_success_topic_key,
-                    existing_success_topic,
-                    "existing_success_topic",
-                ),
-                "existing_error_topic_key": (
-                    existing_error_topic_key,
-                    existing_error_topic,
-                    "existing_error_topic",
-                ),
-            },
             **pipeline,
         )
         check("AsyncInferenceResults", problems)
@@ -310,11 +300,6 @@ class AsyncInferenceResults(AsyncResultsPipeline):
             name=endpoint_name,
             endpoint_names=[endpoint_name],
             handler_modules=handler_modules,
-            input_key_prefix=input_key_prefix,
-            output_key_prefix=output_key_prefix,
-            failure_key_prefix=failure_key_prefix,
-            existing_success_topic=existing_success_topic,
-            existing_error_topic=existing_error_topic,
             topic_display_name=topic_display_name,
             email_subscriptions=email_subscriptions,
             sqs_subscription_queue_arns=sqs_subscription_queue_arns,
@@ -325,9 +310,6 @@ class AsyncInferenceResults(AsyncResultsPipeline):
             alarm_email_subscriptions=alarm_email_subscriptions,
             oldest_request_age=oldest_request_age,
             recovery=recovery,
-            existing_bucket_key=existing_bucket_key,
-            existing_success_topic_key=existing_success_topic_key,
-            existing_error_topic_key=existing_error_topic_key,
             **pipeline,
         )
         self.endpoint_name = endpoint_name

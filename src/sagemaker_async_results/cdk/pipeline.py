@@ -261,11 +261,9 @@ class AsyncResultsPipeline(Construct):
                 encryption_key_props=encryption_key_props,
                 existing_bucket=existing_bucket,
                 bucket_props=bucket_props,
-                prefixes={
-                    "input_key_prefix": input_key_prefix,
-                    "output_key_prefix": output_key_prefix,
-                    "failure_key_prefix": failure_key_prefix,
-                },
+                input_key_prefix=input_key_prefix,
+                output_key_prefix=output_key_prefix,
+                failure_key_prefix=failure_key_prefix,
                 existing_table=existing_table,
                 table_props=table_props,
                 delivery=delivery,
@@ -275,19 +273,11 @@ class AsyncResultsPipeline(Construct):
                 function_props=function_props,
                 destinations=destinations,
                 output_prefix=output_prefix,
-                existing_keys={
-                    "existing_bucket_key": (existing_bucket_key, existing_bucket, "existing_bucket"),
-                    "existing_success_topic_key": (
-                        existing_success_topic_key,
-                        existing_success_topic,
-                        "existing_success_topic",
-                    ),
-                    "existing_error_topic_key": (
-                        existing_error_topic_key,
-                        existing_error_topic,
-                        "existing_error_topic",
-                    ),
-                },
+                existing_bucket_key=existing_bucket_key,
+                existing_success_topic=existing_success_topic,
+                existing_success_topic_key=existing_success_topic_key,
+                existing_error_topic=existing_error_topic,
+                existing_error_topic_key=existing_error_topic_key,
             ),
         )
         self.name = name
@@ -651,7 +641,9 @@ def pipeline_problems(
     encryption_key_props: EncryptionKeyProps | None,
     existing_bucket: s3.IBucket | None,
     bucket_props: OutputBucketProps | None,
-    prefixes: Mapping[str, str],
+    input_key_prefix: str,
+    output_key_prefix: str,
+    failure_key_prefix: str,
     existing_table: dynamodb.ITable | None,
     table_props: ResultsTableProps | None,
     delivery: DeliveryProps,
@@ -661,11 +653,29 @@ def pipeline_problems(
     function_props: Mapping[str, Any] | None,
     destinations: Sequence[ResultDestination],
     output_prefix: str,
-    existing_keys: Mapping[str, tuple[kms.IKey | None, object | None, str]],
+    existing_bucket_key: kms.IKey | None,
+    existing_success_topic: sns.ITopic | None,
+    existing_success_topic_key: kms.IKey | None,
+    existing_error_topic: sns.ITopic | None,
+    existing_error_topic_key: kms.IKey | None,
     name_prop: str = "name",
 ) -> list[str]:
     """Every problem of the pipeline's props, so that one synth reports them all."""
     problems: list[str] = []
+    prefixes = {
+        "input_key_prefix": input_key_prefix,
+        "output_key_prefix": output_key_prefix,
+        "failure_key_prefix": failure_key_prefix,
+    }
+    existing_keys = {
+        "existing_bucket_key": (existing_bucket_key, existing_bucket, "existing_bucket"),
+        "existing_success_topic_key": (
+            existing_success_topic_key,
+            existing_success_topic,
+            "existing_success_topic",
+        ),
+        "existing_error_topic_key": (existing_error_topic_key, existing_error_topic, "existing_error_topic"),
+    }
     if not NAME_PATTERN.match(name):
         problems.append(f"{name_prop}: expected 1-63 letters, digits or hyphens, received {name!r}")
     problems += [
