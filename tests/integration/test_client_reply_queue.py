@@ -338,39 +338,47 @@ def test_a_caller_that_may_not_create_its_queue_still_submits_and_reads_the_stor
         assert "ReceiveMessage" not in client.waiter.stats.calls
 
 
-class RefusingDeletes(FlakySqs):
-    """Receipt deletes refused per entry (an expired receipt handle), as SQS answers them."""
+class CountingSqs(FlakySqs):
+    """The SQS client, counting any receipt delete (the client makes none)."""
 
     def __init__(self, sqs: Any) -> None:
         super().__init__(sqs, "none", 0)
         self.deletes = 0
 
+    def delete_message(self, **kwargs: Any) -> Any:
+        self.deletes += 1
+        return self._sqs.delete_message(**kwargs)
+
     def delete_message_batch(self, **kwargs: Any) -> Any:
         self.deletes += 1
-        return {
-            "Successful": [],
-            "Failed": [
-                {"Id": e["Id"], "Code": "ReceiptHandleIsInvalid", "SenderFault": True, "Message": "expired"}
-                for e in kwargs["Entries"]
-            ],
-        }
+        return self._sqs.delete_message_batch(**kwargs)
 
 
-def test_duplicates_and_expired_receipts_resolve_each_future_once(replies: Aws) -> None:
-    sqs = RefusingDeletes(replies.sqs)
+def test_duplicates_resolve_each_future_once_and_no_receipt_is_deleted(replies: Aws) -> None:
+    sqs = CountingSqs(replies.sqs)
     with _client(replies, sqs) as client:
         future = client.submit(b"{}", inline=True)
         (queue,) = _queues()
         record = {"inferenceId": future.inference_id, "status": "Completed", "outputLocation": "s3://b/o.out"}
         body = json.dumps({"results": [record]})
-        for _ in range(12):  # the same result again and again (a redelivery after a receipt expired)
+        for _ in range(12):  # the same result again and again (SQS delivers at least once)
             replies.sqs.send_message(QueueUrl=queue, MessageBody=body)
         later = client.submit(b"{}", inline=True)
         assert future.result(timeout=10).status == InferenceStatus.COMPLETED
         _route(replies, later.inference_id)
         assert later.result(timeout=10).status == InferenceStatus.COMPLETED
         assert client.waiter.stats.resolved == {"replyQueue": 2}
-        assert sqs.deletes >= 1, "receipts were not deleted in batches"
+        assert sqs.deletes == 0
+        assert not {"DeleteMessage", "DeleteMessageBatch"} & set(client.waiter.stats.calls)
+        # What was received stays invisible (it expires before its visibility timeout ends): no other
+        # receive gets it again.
+        time.sleep(0.3)
+        again = replies.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        assert again.get("Messages", []) == []
+        attributes = replies.sqs.get_queue_attributes(
+            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        assert int(attributes["ApproximateNumberOfMessagesNotVisible"]) == 13
 
 
 def test_the_queue_is_encrypted_tls_only_short_lived_and_tagged(replies: Aws) -> None:
@@ -383,7 +391,8 @@ def test_the_queue_is_encrypted_tls_only_short_lived_and_tagged(replies: Aws) ->
         assert statement["Resource"] == attributes["QueueArn"]
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert attributes["SqsManagedSseEnabled"] == "true"  # no ReplyQueueKeyArn given: SSE-SQS
-        assert attributes["MessageRetentionPeriod"] == str(client_side.RETENTION_SECONDS)
+        assert attributes["MessageRetentionPeriod"] == "60" == str(client_side.RETENTION_SECONDS)
+        assert int(attributes["VisibilityTimeout"]) > 60, "a received reply would come back before it expires"
         assert queue.rsplit("/", 1)[1].startswith(PREFIX)
         tags = replies.sqs.list_queue_tags(QueueUrl=queue)["Tags"]
         assert abs(float(tags[client_side.HEARTBEAT_TAG]) - time.time()) < 60

@@ -17,6 +17,7 @@ import json
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sized
 from concurrent.futures import Future
@@ -157,6 +158,8 @@ class AsyncInferenceClient:
         self._sources = sources
         self._waiter: ResultWaiter | None = None
         self._waiter_lock = threading.Lock()
+        #: Closes the waiter when this client is closed, garbage collected or the interpreter exits.
+        self._closer: weakref.finalize[..., Any] | None = None
 
     def _push_sources(self) -> list[PushSource]:
         """The push source the stack offers: the caller's reply queue, else the results stream, else none.
@@ -596,11 +599,20 @@ class AsyncInferenceClient:
         with self._waiter_lock:
             if self._waiter is None:
                 self._waiter = ResultWaiter(self.store, sources=self._push_sources())
+                # A client dropped without close() (a test's, a notebook cell's) must not leave its
+                # threads running: their heartbeats and receives would go on against a stack or
+                # emulator long gone, and its reply queue would wait for the sweeper. The finalizer
+                # holds the waiter, not the client; a pending future holds the client, so the client
+                # is never collected while one of its futures can still resolve.
+                self._closer = weakref.finalize(self, self._waiter.close)
             return self._waiter
 
     def close(self) -> None:
-        """Stop the waiter thread (pending futures stay pending)."""
-        if self._waiter is not None:
+        """Stop the waiter and its push sources and delete the reply queue (pending futures stay
+        pending). Also done when the client is garbage collected or the interpreter exits."""
+        if self._closer is not None and self._closer.alive:
+            self._closer()
+        elif self._waiter is not None:  # closed before and used again
             self._waiter.close()
 
     def __enter__(self) -> AsyncInferenceClient:

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -36,6 +36,9 @@ from sagemaker_async_results.client.records import InferenceRecord, InferenceSta
 from sagemaker_async_results.client.store import BATCH_GET_LIMIT
 
 logger = logging.getLogger(__name__)
+
+#: How many of the latest pushed results :attr:`ResultWaiter.shortest_push_seconds` looks at.
+LATENCY_SAMPLES = 64
 
 #: Results a read should find when results are few: 0.2 AWS calls per result is the budget, and a
 #: sixth leaves room for the reads that find nothing (before the first result, after the last).
@@ -174,6 +177,18 @@ class ResultWaiter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stats = WaiterStats()
+        #: Seconds from watch (submit) to push delivery of the latest results (see shortest_push_seconds).
+        self._push_seconds: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+
+    @property
+    def shortest_push_seconds(self) -> float | None:
+        """The shortest watch-to-delivery time among the latest pushed results (``None``: none yet).
+
+        Why: it is the best measure this process has of a lone request's time (model, SageMaker, the
+        functions, the reply); a push source bounds how long it may hold results back by it.
+        """
+        samples = list(self._push_seconds)
+        return min(samples) if samples else None
 
     @property
     def push(self) -> bool:
@@ -264,7 +279,7 @@ class ResultWaiter:
         self._wake.set()
         for source in self.sources:
             source.close()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
 
     # -- what the sources hand over ---------------------------------------------------------------------
@@ -286,6 +301,7 @@ class ResultWaiter:
                 watch.next_check = now
                 self._wake.set()
             else:
+                self._push_seconds.append(now - watch.since)
                 self._settle(watch.future, record, source)
         return True
 

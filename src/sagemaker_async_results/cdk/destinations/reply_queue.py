@@ -54,15 +54,15 @@ __all__ = [
 #: Stack outputs the client reads (names shared with ``client.resources``).
 OUTPUT_REPLY_QUEUE_PREFIX = contract.OUTPUT_REPLY_QUEUE_PREFIX
 OUTPUT_REPLY_QUEUE_KEY_ARN = contract.OUTPUT_REPLY_QUEUE_KEY_ARN
-#: Managed policy to attach to the callers' roles (create, heartbeat, receive, delete their queue).
+#: Managed policy to attach to the callers' roles (create, heartbeat, receive from, delete their queue).
 OUTPUT_REPLY_QUEUE_CALLER_POLICY_ARN = contract.OUTPUT_REPLY_QUEUE_CALLER_POLICY_ARN
-#: What a caller does with its own queue (``client.sources.reply_queue``).
+#: What a caller does with its own queue (``client.sources.reply_queue``). No ``sqs:DeleteMessage``: a
+#: received reply stays invisible until it expires (60 s retention, a longer visibility timeout).
 CALLER_QUEUE_ACTIONS = (
     "sqs:CreateQueue",
     "sqs:SetQueueAttributes",
     "sqs:TagQueue",
     "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
     "sqs:DeleteQueue",
 )
 #: SQS names: at most 80 characters, of which the client's suffix takes 32 hex digits.

@@ -11,7 +11,22 @@ that does not grow with other processes' traffic, and within SQS's quotas at any
 Costs, from the SQS documentation: ``ReceiveMessage`` returns up to 10 messages and long-polls up to
 20 s (returning as soon as one arrives): while requests are pending and nothing arrives, 3 calls per
 minute; while nothing is pending, no receive at all, only the heartbeat (:data:`HEARTBEAT_SECONDS`).
-Receipts are deleted 10 per ``DeleteMessageBatch``.
+Nothing is ever deleted: the queue keeps a message :data:`RETENTION_SECONDS` (60 s, SQS's minimum) and a
+received message stays invisible :data:`VISIBILITY_SECONDS` (longer than that), so it never comes back and
+expires on its own. A received result is used at once; one that is not (its caller crashed between
+receive and use, or it was for no pending request) is in the result store, which the waiter reads as its
+safety net. The price of no deletes: every message received in the last 60 s is "in flight", and a standard
+queue allows about 120,000 in flight, so one caller can receive about 2,000 reply messages per second
+(each holds up to 10 results); beyond that SQS refuses receives with ``OverLimit``, which is backed off
+like throttling while the store is read.
+
+Batching receives: a long poll returns as soon as one message is there, so with results arriving a few
+per second each receive would bring one. While results arrive fast enough that a short wait gathers at
+least two more, the source waits before the next receive, up to :data:`BATCH_WAIT_SECONDS` and never
+longer than the shortest submit-to-result time it has measured for its own requests
+(:attr:`~sagemaker_async_results.client.waiter.ResultWaiter.shortest_push_seconds`): a result waits
+half the window on average, so the window adds at most half a lone request's time to the median (the
+p50 target: at most 1.5x a lone request).
 
 Leftovers: the queue carries a ``heartbeat`` tag (epoch seconds) refreshed every
 :data:`HEARTBEAT_SECONDS`; the stack's sweeper deletes queues of its prefix whose heartbeat is older than
@@ -57,10 +72,17 @@ SWEEP_MINUTES = 5
 #: ``ReceiveMessage``'s longest long poll, and the most messages one call returns.
 LONG_POLL_SECONDS = 20
 RECEIVE_LIMIT = 10
-#: Messages kept at most this long (the result store keeps every result anyway).
-RETENTION_SECONDS = 3600
-#: A received message stays invisible this long: it is deleted well before (10 receipts per call).
+#: Messages kept at most this long: SQS's minimum (the result store keeps every result anyway).
+RETENTION_SECONDS = 60
+#: A received message stays invisible this long: longer than it is kept, so it never reappears and needs
+#: no ``DeleteMessage`` (it expires :data:`RETENTION_SECONDS` after it was sent).
 VISIBILITY_SECONDS = 120
+#: Longest wait between two receives that gathers results into one call (see the module docstring).
+#: Derived from the shortest lone request modelled (a 0.25 s model run plus the hops to the reply, 0.33 s;
+#: ``bench.await_callers``): a result waits half the window on average, so 0.3 s adds at most 0.15 s
+#: to the median (p50 <= 1.5x lone needs <= half a lone request); a shorter measured submit-to-result
+#: time shortens the window further.
+BATCH_WAIT_SECONDS = 0.3
 #: The SQS error codes of a queue that is gone.
 _GONE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
 
@@ -118,8 +140,11 @@ class ReplyQueueSource:
     wait_seconds, heartbeat_seconds, clock:
         The long poll, the heartbeat period, and "now" in epoch seconds (a bench compresses time).
     batch_wait:
-        Longest pause between two receives while many requests are pending, so that a receive finds
-        several results (0: receive again at once).
+        Longest pause between two receives while results arrive fast enough to gather several per
+        call (0: receive again at once). Default (``None``): :data:`BATCH_WAIT_SECONDS`, at most the
+        shortest submit-to-result time measured. A value given is used as is: a caller that gets a
+        few results per second and prefers fewer calls to latency sets a longer one (at 2 results/s,
+        2.5 s gathers about 5 per receive and adds about 1.25 s to the median).
     """
 
     name = "replyQueue"
@@ -132,7 +157,7 @@ class ReplyQueueSource:
         kms_key: str | None = None,
         wait_seconds: int = LONG_POLL_SECONDS,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
-        batch_wait: float = 0.05,
+        batch_wait: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if sqs is None:
@@ -145,12 +170,12 @@ class ReplyQueueSource:
         self._wait_seconds = wait_seconds
         self._heartbeat_seconds = heartbeat_seconds
         self._clock = clock
-        self.pacer = Pacer(0.0, batch_wait, per_read=RECEIVE_LIMIT)
+        self.batch_wait = batch_wait
+        self.pacer = Pacer(0.0, BATCH_WAIT_SECONDS if batch_wait is None else batch_wait, RECEIVE_LIMIT)
         self._backoff = Backoff()
         self._url: str | None = None
         self._url_lock = threading.Lock()
         self._last_heartbeat = 0.0
-        self._receipts: list[str] = []
         self._healthy = True
         #: The queue could not be created: no push for this client.
         self._disabled = False
@@ -244,7 +269,6 @@ class ReplyQueueSource:
         waiter.stats.recovered["QueueRecreated"] += 1
         with self._url_lock:
             old, self._url = self._url, None
-            self._receipts.clear()
             if old is not None:
                 atexit.unregister(self._delete_at_exit)
         logger.warning("reply queue %s is gone; creating another, the result store is read meanwhile", old)
@@ -299,7 +323,7 @@ class ReplyQueueSource:
         if url is not None and delete:
             atexit.unregister(self._delete_at_exit)
             self._delete_at_exit(url)
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=1)
 
     def _run(self) -> None:
@@ -309,7 +333,6 @@ class ReplyQueueSource:
             self._heartbeat(waiter)
             url = self._url
             if not waiter.pending() or url is None:
-                self._flush(waiter)
                 # Idle: no receive; wake up for a new request or for the next heartbeat.
                 due = self._last_heartbeat + self._heartbeat_seconds - self._clock()
                 self._wake.wait(max(0.01, min(1.0, due)))
@@ -317,25 +340,38 @@ class ReplyQueueSource:
                 continue
             started = time.monotonic()
             try:
-                found = self._receive(waiter, url)
+                received, found = self._receive(waiter, url)
             except Exception as error:
                 pause = self._failed(waiter, error, url)
             else:
                 self._healthy = True
                 self._backoff.reset()
                 self.pacer.note(found)
-                pause = self._pause(waiter.pending()) - (time.monotonic() - started)
+                pause = 0.0 if received >= RECEIVE_LIMIT else self._pause(waiter)
+                pause -= time.monotonic() - started
             self._stop.wait(max(0.0, pause))
-        self._flush(waiter)
 
-    def _pause(self, pending: int) -> float:
-        """Wait before the next receive only when the wait gathers results (at least 2 more expected).
+    def window(self, waiter: ResultWaiter) -> float:
+        """The longest wait before a receive: ``batch_wait`` when given; else :data:`BATCH_WAIT_SECONDS`,
+        at most the shortest submit-to-result time measured (0 until one is: nothing says yet how long
+        a lone request takes)."""
+        if self.batch_wait is not None:
+            return self.batch_wait
+        shortest = waiter.shortest_push_seconds
+        return 0.0 if shortest is None else min(BATCH_WAIT_SECONDS, shortest)
+
+    def _pause(self, waiter: ResultWaiter) -> float:
+        """Wait before the next receive only when the wait gathers results (at least 2 more expected):
+        long enough for a full receive (10) at the rate recently seen, at most :meth:`window`. (After a
+        full receive there is no wait at all: more are likely waiting.)
 
         Why: at a low rate a pause finds no more results per receive, it only delays each one.
         """
-        if self.pacer.rate * self.pacer.longest < 2:
+        window, rate = self.window(waiter), self.pacer.rate
+        expected = min(float(waiter.pending()), rate * window)
+        if expected < 2:
             return 0.0
-        return self.pacer.pause(pending)
+        return min(window, min(RECEIVE_LIMIT, waiter.pending()) / rate)
 
     def _failed(self, waiter: ResultWaiter, error: Exception, url: str) -> float:
         if error_code(error) in _GONE:
@@ -350,7 +386,8 @@ class ReplyQueueSource:
             logger.warning("reply queue: receive failed (%s); the result store is read meanwhile", error)
         return self._backoff.next()
 
-    def _receive(self, waiter: ResultWaiter, url: str) -> int:
+    def _receive(self, waiter: ResultWaiter, url: str) -> tuple[int, int]:
+        """One receive: the messages it brought, and the pending results they resolved."""
         waiter.stats.calls["ReceiveMessage"] += 1
         messages = self._sqs.receive_message(
             QueueUrl=url,
@@ -359,31 +396,8 @@ class ReplyQueueSource:
             VisibilityTimeout=VISIBILITY_SECONDS,
         ).get("Messages", [])
         found = 0
-        for message in messages:
-            self._receipts.append(message["ReceiptHandle"])
+        for message in messages:  # never deleted: invisible until it expires (see RETENTION_SECONDS)
             for record in records_of(message.get("Body", "")):
                 if waiter.deliver(record, self.name):
                     found += 1
-        if len(self._receipts) >= RECEIVE_LIMIT:
-            self._flush(waiter, whole_batches=True)
-        return found
-
-    def _flush(self, waiter: ResultWaiter, *, whole_batches: bool = False) -> None:
-        """Delete the receipts held, 10 per ``DeleteMessageBatch`` (a failure only lets them reappear).
-
-        ``whole_batches``: only full batches of 10 (while receiving); the rest when idle or closing.
-        """
-        url = self._url
-        while url is not None and len(self._receipts) >= (RECEIVE_LIMIT if whole_batches else 1):
-            batch, self._receipts = self._receipts[:RECEIVE_LIMIT], self._receipts[RECEIVE_LIMIT:]
-            waiter.stats.calls["DeleteMessageBatch"] += 1
-            try:
-                self._sqs.delete_message_batch(
-                    QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(batch)]
-                )
-            except Exception as error:
-                waiter.stats.errors["DeleteMessageBatch"] += 1
-                logger.debug(
-                    "reply queue: deleting receipts failed (%s); they reappear and are ignored", error
-                )
-                return
+        return len(messages), found

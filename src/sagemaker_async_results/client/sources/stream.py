@@ -86,7 +86,7 @@ class StreamSource:
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
