@@ -76,7 +76,9 @@ def test_callers_case_ci_sized_reply_queue_unthrottled_stream_throttled() -> Non
     met flag judged from its value, and an idle reply-queue caller making no receive at all."""
     from bench.await_callers import MAX_IDLE_CALLS_PER_MINUTE, rows, run_callers
 
-    summary = run_callers(callers=(1, 4), futures=20, rate=200.0, lone_samples=5, idle_minutes=2)
+    summary = run_callers(
+        callers=(1, 4), futures=20, rate=200.0, lone_samples=5, idle_minutes=2, trade_off_wait=None
+    )
     runs = summary["runs"]
     assert set(runs) == {"replyQueue_1", "replyQueue_4", "stream_1", "stream_4"}
     for name, entry in runs.items():
@@ -93,6 +95,9 @@ def test_callers_case_ci_sized_reply_queue_unthrottled_stream_throttled() -> Non
         "the reply queues pushed few results"
     )
     assert not {"GetRecords", "ListShards"} & set(runs["replyQueue_4"]["callsByOperation"])
+    assert "DeleteMessageBatch" not in runs["replyQueue_4"]["callsByOperation"], (
+        "replies expire, never deleted"
+    )
     assert runs["stream_4"]["throttledCalls"] > 0, "4 readers of one shard every 0.2 s stayed under 5 reads/s"
     idle = summary["idle"]["replyQueue"]
     assert "ReceiveMessage" not in idle["idleCalls"]
