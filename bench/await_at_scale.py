@@ -877,7 +877,7 @@ def run(
                 log(f"  {name}: wall {runs[name].wall:.1f} s, {runs[name].calls_per_result:.3f} calls/result")
     log("await at scale: the same client on the in-memory AWS (project-bound)")
     fake = run_fake(requests=requests, log=log)
-    # Not in a quick run (few requests, a smoke test of the bench itself): the callers case takes ~7 min;
+    # Not in a quick run (few requests, a smoke test of the bench itself): the callers case takes ~9 min;
     # its CI-sized version is a test (tests/integration/test_await_fake_aws.py).
     callers: dict[str, Any] = {}
     if requests >= 100:
@@ -990,7 +990,7 @@ def main() -> None:
     """``python -m bench.await_at_scale [requests] [--no-baselines] [--fake-only [--rates ...]] [--callers-only]``.
 
     ``--callers-only``: only :mod:`bench.await_callers` (1, 10, 100 caller processes and an idle caller,
-    reply queue vs stream; ~7 min); merged into ``bench/results/await_at_scale.json`` under ``callers``.
+    reply queue vs stream; ~9 min with the informative batch_wait row); merged into ``bench/results/await_at_scale.json`` under ``callers``.
 
     ``--fake-only``: only the in-memory AWS case (minutes, no emulator); it is merged into
     ``bench/results/await_at_scale.json`` under ``fakeAws``, keeping the emulator rows there.
