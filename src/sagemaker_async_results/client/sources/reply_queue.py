@@ -254,15 +254,18 @@ class ReplyQueueSource:
             partition=getattr(meta, "partition", None) or "aws",
         )
         self._sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": queue_policy(arn)})
-        atexit.register(self._delete_at_exit, url)
+        atexit.register(self._close_at_exit)
         logger.info("reply queue created: %s", url)
         return url
 
-    def _delete_at_exit(self, url: str) -> None:
+    def _close_at_exit(self) -> None:
+        self.close()
+
+    def _delete(self, url: str) -> None:
         try:
             self._sqs.delete_queue(QueueUrl=url)
         except Exception as error:  # the sweeper removes it within the documented bound
-            logger.debug("reply queue %s not deleted at exit: %s", url, error)
+            logger.debug("reply queue %s not deleted: %s", url, error)
 
     def _replace(self, waiter: ResultWaiter) -> None:
         """The queue is gone: a new one for the requests from now on; the store for those pending."""
@@ -270,7 +273,7 @@ class ReplyQueueSource:
         with self._url_lock:
             old, self._url = self._url, None
             if old is not None:
-                atexit.unregister(self._delete_at_exit)
+                atexit.unregister(self._close_at_exit)
         logger.warning("reply queue %s is gone; creating another, the result store is read meanwhile", old)
         waiter.push_lost()
         try:
@@ -320,9 +323,10 @@ class ReplyQueueSource:
         self._wake.set()
         with self._url_lock:
             url, self._url = self._url, None
-        if url is not None and delete:
-            atexit.unregister(self._delete_at_exit)
-            self._delete_at_exit(url)
+        if url is not None:
+            atexit.unregister(self._close_at_exit)  # once closed, exit has nothing left to do
+            if delete:
+                self._delete(url)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=1)
 
