@@ -396,3 +396,25 @@ def test_the_queue_is_encrypted_tls_only_short_lived_and_tagged(replies: Aws) ->
         assert queue.rsplit("/", 1)[1].startswith(PREFIX)
         tags = replies.sqs.list_queue_tags(QueueUrl=queue)["Tags"]
         assert abs(float(tags[client_side.HEARTBEAT_TAG]) - time.time()) < 60
+
+
+def test_a_reply_nobody_received_expires_after_a_minute_on_moto_as_in_sqs(
+    replies: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local run's SQS (moto) drops a message past the queue's retention, as SQS does: a reply
+    that is never received (its caller was suspended, or gone) does not linger; the store has it."""
+    import moto.sqs.models
+
+    source = ReplyQueueSource(PREFIX, replies.sqs)
+    queue = source.address()
+    try:
+        replies.sqs.send_message(QueueUrl=queue, MessageBody='{"results": []}')
+        real = moto.sqs.models.unix_time
+        monkeypatch.setattr(moto.sqs.models, "unix_time", lambda: real() + 59)
+        kept = replies.sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0, WaitTimeSeconds=0)
+        assert len(kept.get("Messages", [])) == 1, "gone before its 60 s"
+        monkeypatch.setattr(moto.sqs.models, "unix_time", lambda: real() + 61)
+        expired = replies.sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+        assert expired.get("Messages", []) == []
+    finally:
+        source.close()
