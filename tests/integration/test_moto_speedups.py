@@ -3,6 +3,7 @@ delays and visibility timeouts still hold, on a moto server started after the pa
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -55,3 +56,74 @@ def test_sqs_delays_and_visibility_timeouts_still_hold(url: str) -> None:
         bodies += [m["Body"] for m in received.get("Messages", [])]
     assert sorted(bodies) == ["later", "now"]
     assert time.monotonic() - sent >= 5  # neither came back before its 5 s were up
+
+
+def _table(dynamodb: object, name: str) -> None:
+    dynamodb.create_table(  # type: ignore[attr-defined]
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def test_update_items_with_one_expression_text_apply_each_requests_own_values(url: str) -> None:
+    """The parse tree is shared per expression text: values, names and items must not leak between calls."""
+    dynamodb: object = _client(url, "dynamodb")
+    _table(dynamodb, "speed-update")
+    expression = "SET #a = :a, #b = list_append(if_not_exists(#b, :empty), :b) REMOVE #gone ADD #n :one"
+    for key, value in (("k1", "first"), ("k2", "second"), ("k1", "third")):
+        dynamodb.update_item(  # type: ignore[attr-defined]
+            TableName="speed-update",
+            Key={"pk": {"S": key}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames={"#a": "label", "#b": "history", "#gone": "old", "#n": "count"},
+            ExpressionAttributeValues={
+                ":a": {"S": value},
+                ":b": {"L": [{"S": value}]},
+                ":empty": {"L": []},
+                ":one": {"N": "1"},
+            },
+        )
+    items = {
+        key: dynamodb.get_item(TableName="speed-update", Key={"pk": {"S": key}})["Item"]  # type: ignore[attr-defined]
+        for key in ("k1", "k2")
+    }
+    assert items["k1"]["label"] == {"S": "third"}
+    assert items["k1"]["history"] == {"L": [{"S": "first"}, {"S": "third"}]}
+    assert items["k1"]["count"] == {"N": "2"}
+    assert items["k2"] == {
+        "pk": {"S": "k2"},
+        "label": {"S": "second"},
+        "history": {"L": [{"S": "second"}]},
+        "count": {"N": "1"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("expression", "names", "message"),
+    [
+        ("SET #a = :v SET #b = :v", {"#a": "a", "#b": "b"}, 'The "SET" section can only be used once'),
+        ("SET #a = :v, #a = :v", {"#a": "a"}, "Two document paths overlap with each other"),
+        ("SET #a = :v REMOVE #a", {"#a": "a"}, "Two document paths overlap with each other"),
+    ],
+)
+def test_invalid_update_expressions_are_still_refused_every_time(
+    url: str, expression: str, names: dict[str, str], message: str
+) -> None:
+    from botocore.exceptions import ClientError
+
+    dynamodb: object = _client(url, "dynamodb")
+    with contextlib.suppress(ClientError):
+        _table(dynamodb, "speed-invalid")
+    for _ in range(2):  # the second time from the parsed tree kept for this text
+        with pytest.raises(ClientError) as refused:
+            dynamodb.update_item(  # type: ignore[attr-defined]
+                TableName="speed-invalid",
+                Key={"pk": {"S": "k"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":v": {"S": "x"}},
+            )
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert message in refused.value.response["Error"]["Message"]

@@ -210,7 +210,9 @@ def _patched_server(port: int, *, enforce_iam: bool = False) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     from sagemaker_async_results.local import iam
+    from sagemaker_async_results.local.moto_speedups import speed_up_embedded_moto
 
+    speed_up_embedded_moto()  # also in a child process of its own (``own_process``)
     _honour_endpoint_names()
     _transactions_copy_only_their_items()
     from sagemaker_async_results.local.sagemaker_api import support_update_endpoint

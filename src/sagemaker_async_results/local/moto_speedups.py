@@ -1,6 +1,7 @@
 """Make the embedded moto server's per-request costs constant: the same answers, computed once.
 
-Profiled on the local run (py-spy and cProfile, 2 cores), two costs grew with nothing a request asks for:
+Profiled on the local run (py-spy and cProfile, 2 cores), three costs were paid on every request for
+answers that never change:
 
 - **Dispatch.** moto's server finds the service of each request by host name under one lock shared by
   every request thread: it lists moto's package folder (``os.listdir`` plus an ``isdir`` per service,
@@ -10,12 +11,26 @@ Profiled on the local run (py-spy and cProfile, 2 cores), two costs grew with no
   delayed and in-flight messages; each check of each message builds two ``datetime`` objects to read
   the clock (``unix_time_millis()``), so a send into a queue of 300 messages cost about 30 ms. The same
   milliseconds come from ``time.time()``.
+- **DynamoDB update expressions.** moto tokenizes and parses the ``UpdateExpression`` of every
+  ``UpdateItem`` (and of each ``Update`` in a transaction) twice, once to list the names and values it
+  uses and once to apply it, although the runtime sends the same few expressions again and again. The
+  tree of an expression depends only on its text and moto never changes it (its validator works on a
+  deep copy), so it is parsed once per text, and that deep copy is made from the parsed tree's pickle
+  (one C call instead of ``copy.deepcopy``'s walk in Python over a hundred-odd nodes). Then moto's validator walks that tree once per check (ten
+  checks per ``UpdateItem``) and, at every node, rebuilds the check's table of node types and handlers;
+  each check's table is fixed, so it is built once per check. Two of those checks (one ``SET``/``ADD``/
+  ``REMOVE`` clause each, no overlapping paths) list the clauses under every sub-expression of the
+  chain the parser builds, which made them quadratic in the number of actions; during those two checks,
+  which do not change the tree, each node's list is computed once.
 
 Nothing here changes what moto answers; only the in-process server of a local run is patched.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import pickle
 import threading
 import time
 from typing import Any
@@ -30,6 +45,9 @@ def speed_up_embedded_moto() -> None:
     with _PATCHED:
         _remember_backends_per_host()
         _fast_sqs_clock()
+        _parse_update_expressions_once()
+        _build_traversal_tables_once()
+        _list_clauses_once_per_check()
 
 
 def _remember_backends_per_host() -> None:
@@ -69,3 +87,110 @@ def _fast_sqs_clock() -> None:
 
     unix_time_millis._local_run_fast = True  # type: ignore[attr-defined]
     models.unix_time_millis = unix_time_millis
+
+
+#: Distinct update expressions kept parsed (the runtime sends a handful; a bound keeps a client that
+#: builds a new text per request from growing the cache without end).
+UPDATE_EXPRESSION_CACHE_SIZE = 512
+
+
+def _parse_update_expressions_once() -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    parser: Any = UpdateExpressionParser
+    if getattr(parser, "_local_run_cached", False):
+        return
+    make = parser.make.__func__
+
+    @functools.lru_cache(maxsize=UPDATE_EXPRESSION_CACHE_SIZE)
+    def parsed(expression: str) -> Any:
+        tree = make(parser, expression)
+        # Set after pickling, so copies made from the pickle do not carry it.
+        tree._local_run_pickled = pickle.dumps(tree, protocol=pickle.HIGHEST_PROTOCOL)
+        return tree
+
+    def cached_make(cls: Any, expression: str) -> Any:
+        # An invalid expression raises from ``make`` every time: lru_cache keeps no exceptions.
+        return parsed(expression) if cls is parser else make(cls, expression)
+
+    parser.make = classmethod(cached_make)
+    validators.deepcopy = _copy_of_parsed_tree  # type: ignore[assignment]
+    parser._local_run_cached = True
+
+
+def _copy_of_parsed_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy`` for moto's validators: a parsed update expression is copied from its pickle."""
+    pickled = getattr(value, "__dict__", {}).get("_local_run_pickled")
+    if pickled is not None:
+        return pickle.loads(pickled)  # noqa: S301 - pickled by this process from moto's own parse tree
+    return copy.deepcopy(value, memo)
+
+
+def _build_traversal_tables_once() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+
+    traverser: Any = DepthFirstTraverser
+    if getattr(traverser, "_local_run_tables", False):
+        return
+
+    def table(self: Any) -> tuple[dict[type, Any], tuple[type, ...]]:
+        # Each check's ``_processing_map`` returns the same node types and bound methods on every call.
+        found = self.__dict__.get("_local_run_table")
+        if found is None:
+            handlers = self._processing_map()
+            found = self.__dict__["_local_run_table"] = (handlers, tuple(handlers))
+        return found
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        return table(self)[1]
+
+    def process(self: Any, node: Any) -> Any:
+        for node_type, handler in table(self)[0].items():
+            if isinstance(node, node_type):
+                return handler(node)
+        return None
+
+    traverser.nodes_to_be_processed = nodes_to_be_processed
+    traverser.process = process
+    traverser._local_run_tables = True
+
+
+_CLAUSES = threading.local()
+
+
+def _list_clauses_once_per_check() -> None:
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    node_type: Any = Node
+    if getattr(node_type, "_local_run_memo", False):
+        return
+    find = node_type.find_clauses
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        memo: dict[tuple[int, tuple[type, ...]], tuple[Any, list[Any]]] | None = getattr(
+            _CLAUSES, "memo", None
+        )
+        if memo is None:
+            return find(self, clause_types)
+        key = (id(self), tuple(clause_types))
+        if key not in memo:
+            memo[key] = (self, find(self, clause_types))  # the node kept so that its id is not reused
+        return list(memo[key][1])
+
+    def memoized(traverse: Any) -> Any:
+        def call(self: Any, node: Any) -> Any:
+            _CLAUSES.memo = {}
+            try:
+                return traverse(self, node)
+            finally:
+                _CLAUSES.memo = None
+
+        return call
+
+    node_type.find_clauses = find_clauses
+    for name in ("ActionCountValidator", "OverlappingPathsValidator"):
+        check: Any = getattr(validators, name)
+        check.traverse = memoized(check.traverse)
+    node_type._local_run_memo = True
