@@ -9,6 +9,10 @@ Two measurements on one local deployment of the repository's app (direct deliver
   publish to the last delivery. The CPU of this process (emulator, event sources) and of the Lambda
   workers is summed per routed result: on a machine with ``cores`` cores the path cannot route more
   than ``cores / CPU per result`` results per second, whatever the wall clock says on a loaded machine.
+- **Where the CPU goes.** With ``--emulator-process`` the emulator (moto) runs in a child process, so its
+  CPU per result is reported apart from the project's own (this process's event sources and publisher,
+  and the Lambda workers running the runtime): the emulator is not what the project ships, and on this
+  machine it is the larger share.
 - **Burst.** ``burst`` requests submitted through the client at once (the endpoint simulator, the model,
   SNS, the handlers, the result store, the client's one waiter); the time from the burst's start to each
   result held by the caller, p50 and p95.
@@ -50,6 +54,14 @@ def _worker_cpu(env: Any) -> float:
             if process is not None and process.poll() is None:
                 total += _cpu_seconds(process.pid)
     return total
+
+
+def _emulator_cpu(env: Any) -> float:
+    """CPU seconds of the emulator's own process (0 when it runs in this one)."""
+    from sagemaker_async_results.local.emulator import emulator_pid
+
+    pid = emulator_pid(env.target.endpoint_url if env.target is not None else None)
+    return _cpu_seconds(pid) if pid is not None else 0.0
 
 
 def _notification(inference_id: str, endpoint: str, bucket: str) -> str:
@@ -106,7 +118,7 @@ def handler_path(
     log(f"local throughput: {len(warm)} warm-up results routed; publishing {notifications}")
     before = _delivered(env, success)
     ids = [str(uuid.uuid4()) for _ in range(notifications)]
-    cpu_before = _cpu_seconds() + _worker_cpu(env)
+    own_before, workers_before, emulator_before = _cpu_seconds(), _worker_cpu(env), _emulator_cpu(env)
     started = time.monotonic()
     for inference_id in ids:
         sns.publish(
@@ -116,7 +128,10 @@ def handler_path(
     while _delivered(env, success) - before < notifications and time.monotonic() < deadline:
         time.sleep(0.02)
     seconds = time.monotonic() - started
-    cpu = _cpu_seconds() + _worker_cpu(env) - cpu_before
+    own = _cpu_seconds() - own_before
+    workers = _worker_cpu(env) - workers_before
+    emulator = _emulator_cpu(env) - emulator_before
+    cpu = own + workers + emulator
     routed = _delivered(env, success) - before
     client = env.client()
     unrouted = [i for i in ids if client.status(i).routing != contract.ROUTING_ROUTED]
@@ -141,16 +156,43 @@ def handler_path(
         [cpu_per_result * 1000],
         note=f"{cores} cores: at most {cores / cpu_per_result:.0f} results/s when nothing else runs",
     )
+    rows = [row, ceiling]
+    separate = emulator > 0
+    if separate:
+        project = (own + workers) / max(1, routed)
+        rows += [
+            Row.of(
+                CASE,
+                "local run: CPU per routed result in the emulator (moto, its own process)",
+                "ms",
+                [emulator / max(1, routed) * 1000],
+                note=f"one process: at most {routed / emulator:.0f} results/s on one core",
+            ),
+            Row.of(
+                CASE,
+                "local run: CPU per routed result of the project (event sources + publisher + Lambda workers)",
+                "ms",
+                [project * 1000],
+                note=f"{cores} cores: at most {cores / project:.0f} results/s if the emulator cost nothing",
+            ),
+        ]
     extra = {
         "notifications": notifications,
         "routed": routed,
         "seconds": seconds,
         "publishSeconds": published,
         "cpuSeconds": cpu,
+        "cpuSecondsByProcess": {
+            "emulator": emulator if separate else None,
+            "eventSourcesAndPublisher": own if separate else None,
+            "thisProcess": own,
+            "lambdaWorkers": workers,
+        },
+        "emulatorProcess": separate,
         "cores": cores,
         "unrouted": len(unrouted),
     }
-    return [row, ceiling], extra
+    return rows, extra
 
 
 def burst(env: Any, requests: int, log: Log, timeout: float = 900.0) -> tuple[list[Row], dict[str, Any]]:
@@ -195,9 +237,17 @@ def burst(env: Any, requests: int, log: Log, timeout: float = 900.0) -> tuple[li
 
 
 def run(
-    workdir: Path, log: Log, notifications: int = 1000, requests: int = 1000
+    workdir: Path,
+    log: Log,
+    notifications: int = 1000,
+    requests: int = 1000,
+    emulator_process: bool = False,
 ) -> tuple[list[Row], dict[str, Any]]:
-    """Synthesize (direct delivery, no bundling), deploy locally, measure both (see the module docstring)."""
+    """Synthesize (direct delivery, no bundling), deploy locally, measure both (see the module docstring).
+
+    ``emulator_process`` runs moto in a child process (its CPU reported apart); the default is the
+    local run as ``serve`` and ``demo`` start it, moto in this process.
+    """
     from bench import ROOT
     from sagemaker_async_results.local.environment import LocalEnvironment
     from sagemaker_async_results.local.synth import CdkApp
@@ -205,30 +255,52 @@ def run(
     outdir = workdir / "bench-local-throughput.cdk.out"
     log("local throughput: synthesizing the stack (direct delivery)")
     CdkApp(ROOT).synthesize(outdir, {"delivery": {"mode": "direct"}}, bundle=False)
-    with LocalEnvironment(outdir, log_dir=workdir / "bench-local-throughput-logs") as env:
+    with LocalEnvironment(
+        outdir, log_dir=workdir / "bench-local-throughput-logs", emulator_process=emulator_process
+    ) as env:
         rows, extra = handler_path(env, notifications, log)
         burst_rows, burst_extra = burst(env, requests, log) if requests else ([], {})
     return rows + burst_rows, {"handlerPath": extra, "burst": burst_extra}
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
     import argparse
     import sys
+    from datetime import UTC, datetime
 
     from bench import ROOT
+    from bench.report import machine, table
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--notifications", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=1000)
-    args = parser.parse_args()
+    parser.add_argument("--emulator-process", action="store_true", help="moto in a child process")
+    parser.add_argument(
+        "--json", type=Path, help="write rows and details here (e.g. bench/results/local_throughput.json)"
+    )
+    args = parser.parse_args(argv)
+    started = datetime.now(UTC)
+    load_before = os.getloadavg()
     found, details = run(
         ROOT / ".build",
         lambda line: print(line, file=sys.stderr, flush=True),
         args.notifications,
         args.requests,
+        emulator_process=args.emulator_process,
     )
-    for item in found:
-        print(
-            f"{item.name}: median {item.median:.3g} {item.unit} p95 {item.p95:.3g} target {item.target} met {item.met} ({item.note})"
-        )
+    print(table(found))
     print(json.dumps(details))
+    if args.json:
+        meta = {
+            "started": started.isoformat(timespec="seconds"),
+            "command": "python -m bench.local_throughput " + " ".join(sys.argv[1:] if argv is None else argv),
+            "machine": machine(),
+            "loadAverage": {"before": load_before, "after": os.getloadavg()},
+            "emulatorProcess": args.emulator_process,
+        }
+        document = {"meta": meta, "rows": [row.to_json() for row in found], "cases": {CASE: details}}
+        args.json.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -152,6 +152,15 @@ def embedded_aws(
         yield AwsTarget(endpoint_url=url, region=region)
 
 
+#: Process id of each running own-process emulator by its URL (benchmarks read its CPU time).
+_EMULATOR_PIDS: dict[str, int] = {}
+
+
+def emulator_pid(url: str | None) -> int | None:
+    """The process id of the own-process emulator serving ``url``; ``None`` for an in-process one."""
+    return _EMULATOR_PIDS.get(url or "")
+
+
 @contextmanager
 def _moto_process(startup_timeout: float = 60.0, *, enforce_iam: bool = False) -> Iterator[str]:
     """The embedded emulator in a child process (see :func:`serve_emulator`); stopped by closing its stdin."""
@@ -182,8 +191,10 @@ def _moto_process(startup_timeout: float = 60.0, *, enforce_iam: bool = False) -
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the emulator did not start on {url}") from None
                 time.sleep(0.1)
+        _EMULATOR_PIDS[url] = process.pid
         yield url
     finally:
+        _EMULATOR_PIDS.pop(url, None)
         assert process.stdin is not None
         process.stdin.close()
         try:
