@@ -127,3 +127,45 @@ def test_invalid_update_expressions_are_still_refused_every_time(
             )
         assert refused.value.response["Error"]["Code"] == "ValidationException"
         assert message in refused.value.response["Error"]["Message"]
+
+
+def test_sns_envelopes_share_one_certificate_per_subscription_and_each_signature_verifies(url: str) -> None:
+    import base64
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns import sns_backends
+
+    sns: object = _client(url, "sns")
+    sqs: object = _client(url, "sqs")
+    topic = sns.create_topic(Name="speed-signed")["TopicArn"]  # type: ignore[attr-defined]
+    queue = sqs.create_queue(QueueName="speed-signed")["QueueUrl"]  # type: ignore[attr-defined]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])  # type: ignore[attr-defined]
+    queue_arn = attributes["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)  # type: ignore[attr-defined]
+    for body in ("first", "second"):
+        sns.publish(TopicArn=topic, Message=body)  # type: ignore[attr-defined]
+    envelopes: list[dict[str, str]] = []
+    deadline = time.monotonic() + 30
+    while len(envelopes) < 2 and time.monotonic() < deadline:
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)  # type: ignore[attr-defined]
+        envelopes += [json.loads(m["Body"]) for m in received.get("Messages", [])]
+    assert sorted(e["Message"] for e in envelopes) == ["first", "second"]
+    assert len({e["SigningCertURL"] for e in envelopes}) == 1
+    assert len({e["Signature"] for e in envelopes}) == 2
+    key_name = envelopes[0]["SigningCertURL"].rsplit("/", 1)[-1]
+    pem = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]._message_public_keys[key_name]
+    public_key = x509.load_pem_x509_certificate(pem).public_key()
+    assert isinstance(public_key, RSAPublicKey)
+    for envelope in envelopes:
+        signed = "".join(
+            f"{name}\n{envelope[name]}\n"
+            for name in ("Message", "MessageId", "Timestamp", "TopicArn", "Type")
+        )
+        public_key.verify(
+            base64.b64decode(envelope["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )

@@ -1,6 +1,6 @@
 """Make the embedded moto server's per-request costs constant: the same answers, computed once.
 
-Profiled on the local run (py-spy and cProfile, 2 cores), three costs were paid on every request for
+Profiled on the local run (py-spy and cProfile, 2 cores), these costs were paid on every request for
 answers that never change:
 
 - **Dispatch.** moto's server finds the service of each request by host name under one lock shared by
@@ -22,6 +22,11 @@ answers that never change:
   ``REMOVE`` clause each, no overlapping paths) list the clauses under every sub-expression of the
   chain the parser builds, which made them quadratic in the number of actions; during those two checks,
   which do not change the tree, each node's list is computed once.
+- **SNS signing certificates.** moto's SNS builds and signs a new X.509 certificate for every message it
+  delivers to a queue (and keeps each one's public key for good). SNS signs its messages with a
+  certificate it rotates rarely, so each subscription here gets one certificate, built on its first
+  message; every message is still signed on its own, and the certificate is still served at its
+  ``SigningCertURL`` for checking the signature.
 
 Nothing here changes what moto answers; only the in-process server of a local run is patched.
 """
@@ -48,6 +53,7 @@ def speed_up_embedded_moto() -> None:
         _parse_update_expressions_once()
         _build_traversal_tables_once()
         _list_clauses_once_per_check()
+        _one_signing_certificate_per_subscription()
 
 
 def _remember_backends_per_host() -> None:
@@ -194,3 +200,97 @@ def _list_clauses_once_per_check() -> None:
         check: Any = getattr(validators, name)
         check.traverse = memoized(check.traverse)
     node_type._local_run_memo = True
+
+
+def _one_signing_certificate_per_subscription() -> None:
+    """moto's ``Subscription.get_post_data`` (moto 5.2), with the certificate built once per subscription."""
+    import base64
+    from datetime import timedelta
+
+    import cryptography.x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.x509 import Name, NameAttribute
+    from cryptography.x509.oid import NameOID
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.utils import iso_8601_datetime_with_milliseconds, utcnow
+    from moto.moto_api._internal import mock_random
+    from moto.sns import models
+
+    subscription: Any = models.Subscription
+    if getattr(subscription, "_local_run_one_certificate", False):
+        return
+    lock = threading.Lock()
+
+    def certificate(self: Any) -> str:
+        """The name under which this subscription's certificate is served (built on first use)."""
+        with lock:
+            name: str | None = self.__dict__.get("_local_run_key_name")
+            if name is not None:
+                return name
+            key = self.private_key()
+            cert = (
+                cryptography.x509.CertificateBuilder()
+                .subject_name(Name([NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")]))
+                .issuer_name(
+                    Name(
+                        [
+                            NameAttribute(NameOID.COUNTRY_NAME, "US"),
+                            NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon"),
+                            NameAttribute(NameOID.COMMON_NAME, "Amazon RSA 2048 M01"),
+                        ]
+                    )
+                )
+                .public_key(key.public_key())
+                .serial_number(cryptography.x509.random_serial_number())
+                .not_valid_before(utcnow())
+                .not_valid_after(utcnow() + timedelta(days=365))
+                .sign(key, hashes.SHA256())
+            )
+            name = f"SimpleNotificationService-{str(mock_random.uuid4()).replace('-', '')}.pem"
+            # As moto does: the certificate is fetched unauthenticated, so it lives in the default account.
+            region = self.topic.sns_backend.region_name
+            default_backend = models.sns_backends[DEFAULT_ACCOUNT_ID][region]
+            default_backend._message_public_keys[name] = cert.public_bytes(serialization.Encoding.PEM)
+            self.__dict__["_local_run_key_name"] = name
+            return name
+
+    def get_post_data(
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None,
+        message_attributes: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        key_name = certificate(self)
+        timestamp = iso_8601_datetime_with_milliseconds()
+        string_to_sign = (
+            f"Message\n{message}\nMessageId\n{message_id}\nTimestamp\n{timestamp}\n"
+            f"TopicArn\n{self.topic.arn}\nType\nNotification\n"
+        )
+        signature = self.private_key().sign(
+            string_to_sign.encode("UTF-8"), padding.PKCS1v15(), hashes.SHA256()
+        )
+        region = self.topic.sns_backend.region_name
+        post_data: dict[str, Any] = {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": self.topic.arn,
+            "Message": message,
+            "Timestamp": timestamp,
+            "SignatureVersion": "2",
+            "Signature": base64.b64encode(signature).decode("utf-8"),
+            "SigningCertURL": f"https://sns.{region}.amazonaws.com/{key_name}",
+            "UnsubscribeURL": (
+                "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:"
+                f"us-east-1:{self.account_id}:{self.topic.name}:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"
+            ),
+        }
+        if subject:
+            post_data["Subject"] = subject
+        if message_attributes:
+            post_data["MessageAttributes"] = message_attributes
+        return post_data
+
+    subscription.get_post_data = get_post_data
+    subscription._local_run_one_certificate = True
