@@ -236,6 +236,51 @@ def burst(env: Any, requests: int, log: Log, timeout: float = 900.0) -> tuple[li
     }
 
 
+def sdk_v2(
+    workdir: Path, log: Log, requests: int = 1000, threads: int = 100
+) -> tuple[list[Row], dict[str, Any]]:
+    """The SageMaker Python SDK v2 row: ``requests`` ``AsyncPredictor.predict`` calls in ``threads`` threads
+    against the local run (``.venv-sdk``; the stack, model time and predictor of ``bench.await_at_scale``'s
+    baseline (a), run on its own). Met when every request's result arrives."""
+    from bench import ROOT
+    from bench.await_at_scale import AwaitAtScale
+    from sagemaker_async_results.local.environment import LocalEnvironment
+    from sagemaker_async_results.local.synth import CdkApp
+
+    python = ROOT / ".venv-sdk" / "bin" / "python"
+    if not python.exists():
+        raise RuntimeError(f"{python} is missing: make bench-sdk installs the SageMaker Python SDK v2")
+    outdir = workdir / "bench-await-at-scale.cdk.out"
+    log(f"local throughput: SageMaker SDK v2, {requests} requests in {threads} threads")
+    CdkApp(ROOT).synthesize(
+        outdir,
+        {"delivery": {"mode": "direct"}, "destinations": {"kinesis": {"enabled": True}}},
+        bundle=False,
+    )
+    with LocalEnvironment(outdir, log_dir=workdir / "bench-logs", emulator_process=True) as env:
+        measured = AwaitAtScale(env, requests, 0.05, threads, log).sdk(python)
+    calls = sum(measured.calls.values()) / max(1, measured.results)
+    row = Row.of(
+        CASE,
+        f"SageMaker SDK v2 AsyncPredictor.predict, {requests} requests in {threads} threads "
+        "(output written -> result held), local run",
+        "s",
+        measured.seconds or [float("inf")],
+        target=f"all {requests} finish",
+        met=measured.results == requests,
+        note=f"{measured.results} results; wall to the last result {measured.wall:.1f} s; "
+        f"{calls:.2f} AWS calls per result; {measured.lingering_waiters} failure-path waiters still polling",
+    )
+    return [row], {
+        "requests": requests,
+        "threads": threads,
+        "results": measured.results,
+        "wallSeconds": measured.wall,
+        "calls": dict(measured.calls),
+        "lingeringWaiters": measured.lingering_waiters,
+    }
+
+
 def run(
     workdir: Path,
     log: Log,
@@ -258,7 +303,7 @@ def run(
     with LocalEnvironment(
         outdir, log_dir=workdir / "bench-local-throughput-logs", emulator_process=emulator_process
     ) as env:
-        rows, extra = handler_path(env, notifications, log)
+        rows, extra = handler_path(env, notifications, log) if notifications else ([], {})
         burst_rows, burst_extra = burst(env, requests, log) if requests else ([], {})
     return rows + burst_rows, {"handlerPath": extra, "burst": burst_extra}
 
@@ -275,19 +320,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--notifications", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--emulator-process", action="store_true", help="moto in a child process")
+    parser.add_argument("--sdk-v2", type=int, default=0, help="also N SageMaker SDK v2 requests (.venv-sdk)")
     parser.add_argument(
         "--json", type=Path, help="write rows and details here (e.g. bench/results/local_throughput.json)"
     )
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
     load_before = os.getloadavg()
-    found, details = run(
-        ROOT / ".build",
-        lambda line: print(line, file=sys.stderr, flush=True),
-        args.notifications,
-        args.requests,
-        emulator_process=args.emulator_process,
-    )
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    found: list[Row] = []
+    details: dict[str, Any] = {}
+    if args.notifications or args.requests:
+        found, details = run(
+            ROOT / ".build", log, args.notifications, args.requests, emulator_process=args.emulator_process
+        )
+    if args.sdk_v2:
+        sdk_rows, details["sdkV2"] = sdk_v2(ROOT / ".build", log, args.sdk_v2)
+        found += sdk_rows
     print(table(found))
     print(json.dumps(details))
     if args.json:
