@@ -158,10 +158,13 @@ def test_hook_retries_what_botocore_retries_while_an_attempt_fits(
         assert _ask(hook, ddb, 1, "ThrottlingException", 400) == 0
         waited = 60 - context.seconds
         assert 0 <= waited <= deadline.MAX_BACKOFF_SECONDS, "botocore's backoff, capped"
-        assert _ask(hook, ddb, 1, "ValidationException", 400) is False, "not retryable"
-        assert _ask(hook, ddb, 6, "ThrottlingException", 400) is False, "the client's attempts are used up"
+        with pytest.raises(ClientError, match="ValidationException"):  # not retryable
+            _ask(hook, ddb, 1, "ValidationException", 400)
+        with pytest.raises(ddb.exceptions.ProvisionedThroughputExceededException):  # attempts used up
+            _ask(hook, ddb, 6, "ProvisionedThroughputExceededException", 400)
         context.seconds = 5 + deadline.ATTEMPT_SECONDS  # an attempt now would reach into the margin
-        assert _ask(hook, ddb, 1, "InternalServerError", 500) is False
+        with pytest.raises(ddb.exceptions.InternalServerError):
+            _ask(hook, ddb, 1, "InternalServerError", 500)
         assert context.seconds == 5 + deadline.ATTEMPT_SECONDS, "no wait for a retry that is not made"
         with deadline.final_writes():
             assert _ask(hook, ddb, 1, "InternalServerError", 500) == 0, "the final writes go on"
@@ -185,6 +188,79 @@ def test_hook_works_with_a_botocore_without_per_service_backoff(
     with deadline.steps(Deadline(context, margin_seconds=5)):
         assert _ask(hook, ddb, 1, "ThrottlingException", 400) == 0
         assert 0 <= 60 - context.seconds <= deadline.MAX_BACKOFF_SECONDS
+
+
+def test_hook_leaves_a_successful_response_to_botocore(ddb: Any) -> None:
+    """``None``, never ``False``: botocore 1.35 retries on any other answer, a success included."""
+    context = Remaining(60)
+    hook = deadline._RetryHook(ddb, "dynamodb")
+    ok = AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", 200, HTTPHeaders(), None)
+    with deadline.steps(Deadline(context, margin_seconds=5)):
+        answer = hook(
+            attempts=1,
+            response=(ok, {"Attributes": {}, "ResponseMetadata": {"HTTPStatusCode": 200}}),
+            caught_exception=None,
+            operation=ddb.meta.service_model.operation_model("UpdateItem"),
+            request_dict={"context": {}},
+        )
+    assert answer is None
+
+
+def test_installed_hook_under_botocore_1_35_reads_of_the_answer(
+    ddb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore 1.35's ``Endpoint._needs_retry`` sleeps and retries on any answer but ``None``: one call
+    must still be one attempt when it succeeds, and a refused one must reach the caller once."""
+    from botocore import endpoint
+    from botocore.hooks import first_non_none_response
+
+    def needs_retry_1_35(
+        self: Any,
+        attempts: int,
+        operation_model: Any,
+        request_dict: Any,
+        response: Any = None,
+        caught_exception: Any = None,
+    ) -> bool:
+        service_id = operation_model.service_model.service_id.hyphenize()
+        responses = self._event_emitter.emit(
+            f"needs-retry.{service_id}.{operation_model.name}",
+            response=response,
+            endpoint=self,
+            operation=operation_model,
+            attempts=attempts,
+            caught_exception=caught_exception,
+            request_dict=request_dict,
+        )
+        answer = first_non_none_response(responses)
+        if answer is None:
+            return False
+        assert answer is not False, "botocore 1.35 would sleep(False) and retry"
+        return True
+
+    monkeypatch.setattr(endpoint.Endpoint, "_needs_retry", needs_retry_1_35)
+    sent: list[str] = []
+
+    def reply(request: Any, **_: Any) -> AWSResponse:
+        sent.append(request.url)
+        status, body = (
+            (200, b"{}") if len(sent) == 1 else (400, b'{"__type": "ValidationException", "message": "m"}')
+        )
+
+        class Raw:
+            def stream(self, **_: Any) -> Any:
+                yield body
+
+        return AWSResponse(request.url, status, {}, Raw())  # type: ignore[arg-type]
+
+    ddb.meta.events.register_first("before-send.dynamodb.GetItem", reply)
+    deadline.install(ddb)
+    with deadline.steps(Deadline(Remaining(60), margin_seconds=5)):
+        ddb.get_item(TableName="t", Key={"pk": {"S": "k"}})
+        assert len(sent) == 1, "a success is not sent again"
+        with pytest.raises(ClientError, match="ValidationException"):
+            ddb.get_item(TableName="t", Key={"pk": {"S": "k"}})
+        assert len(sent) == 2, "a refusal is not retried"
 
 
 def test_install_leaves_test_doubles_alone_untouched() -> None:

@@ -189,8 +189,11 @@ def install(client: Any) -> Any:
 class _RetryHook:
     """``needs-retry`` handler: botocore's standard decision and backoff, bounded by the budget.
 
-    Registered first, its answer is the one botocore takes: ``None`` (no budget: botocore's own
-    policy), ``False`` (no retry: the error goes to the caller), or ``0`` after waiting the backoff.
+    Registered first, its answer is the one botocore takes: ``None`` (no budget, or a response that
+    is not an error: botocore's own policy), ``0`` after waiting the backoff (retry now), or it raises
+    the error the caller would get (no retry). It never answers ``False``: older botocore (1.35, for
+    one; the functions use the botocore their Lambda runtime ships) reads any answer but ``None`` as a
+    delay, so ``False`` would retry every call, successful ones included, until the timeout.
     """
 
     def __init__(self, client: Any, service: str) -> None:
@@ -209,6 +212,7 @@ class _RetryHook:
         except TypeError:  # botocore before per-service backoff (older Lambda runtimes ship it)
             self._backoff = standard.ExponentialBackoff(max_backoff=MAX_BACKOFF_SECONDS)
         self._context = standard.RetryContext
+        self._exceptions = client.exceptions
 
     def __call__(
         self,
@@ -218,7 +222,7 @@ class _RetryHook:
         operation: Any = None,
         request_dict: Any = None,
         **_: Any,
-    ) -> float | bool | None:
+    ) -> float | None:
         budget = _BUDGET.get()
         if budget is None:
             return None
@@ -231,10 +235,26 @@ class _RetryHook:
             caught_exception=caught_exception,
             request_context=(request_dict or {}).get("context", {}),
         )
-        if not self._checker.is_retryable(context):
-            return False
-        delay = self._backoff.delay_amount(context)
-        if not budget.allows_attempt(after=delay):
-            return False
-        sleep(delay)
-        return 0
+        if not _is_error(http_response, parsed, caught_exception):
+            return None
+        if self._checker.is_retryable(context):
+            delay = self._backoff.delay_amount(context)
+            if budget.allows_attempt(after=delay):
+                sleep(delay)
+                return 0
+        raise self._final_error(parsed, caught_exception, operation)
+
+    def _final_error(self, parsed: Any, caught_exception: Any, operation: Any) -> Exception:
+        """The exception botocore itself raises for this attempt when it is not retried."""
+        if caught_exception is not None:
+            return caught_exception
+        error = (parsed or {}).get("Error", {})
+        code = error.get("QueryErrorCode") or error.get("Code")
+        return self._exceptions.from_code(code)(parsed, operation.name)
+
+
+def _is_error(http_response: Any, parsed: Any, caught_exception: Any) -> bool:
+    if caught_exception is not None:
+        return True
+    status = getattr(http_response, "status_code", None)
+    return (status is not None and status >= 300) or bool((parsed or {}).get("Error"))
