@@ -178,3 +178,72 @@ def test_the_check_builds_the_app_so_a_plugin_that_cannot_import_fails_before_an
     log = function.log_path.read_text()
     assert "[ERROR] RuntimeError: cannot load handler plugins" in log
     assert "Traceback (most recent call last)" in log
+
+
+def _pid_alive(pid: int) -> bool:
+    """Running (a zombie waiting for its new parent to reap it counts as exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_closing_the_local_run_stops_a_worker_still_inside_an_invocation(tmp_path: Path) -> None:
+    """A handler that never returns (a hung call, a retry loop) must not outlive the local run."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("import time\n\ndef handler(event, context):\n    time.sleep(600)\n")
+    function = _function(code, tmp_path / "logs")
+    import threading
+
+    invocation = threading.Thread(target=function.invoke, args=({},), daemon=True)
+    invocation.start()
+    deadline = time.monotonic() + 30
+    while not function._environments or not function._environments[0].running:
+        assert time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.05)
+    process = function._environments[0]._process
+    assert process is not None
+    started = time.monotonic()
+    function.close(grace_seconds=0.5)
+    assert process.poll() is not None, "the busy worker was killed after the grace period"
+    assert time.monotonic() - started < 10
+    invocation.join(10)
+    assert not invocation.is_alive()
+
+
+def test_a_worker_whose_parent_dies_mid_invocation_exits(tmp_path: Path) -> None:
+    """The local run killed (kill -9, a crashed terminal) leaves no worker running a handler behind."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("import time\n\ndef handler(event, context):\n    time.sleep(600)\n")
+    parent = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "sys.path[:0] = [p for p in sys.argv[3:]]\n"
+        "from tests.integration.test_local_functions import _function\n"
+        "function = _function(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "threading.Thread(target=function.invoke, args=({},), daemon=True).start()\n"
+        "import time\n"
+        "while not function._environments or not function._environments[0].running: time.sleep(0.05)\n"
+        "print(function._environments[0]._process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    started = subprocess.Popen(
+        [sys.executable, "-c", parent, str(code), str(tmp_path / "logs"), str(root)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert started.stdout is not None
+        worker = int(started.stdout.readline())
+        assert _pid_alive(worker)
+    finally:
+        started.kill()
+        started.wait()
+    deadline = time.monotonic() + 10
+    while _pid_alive(worker):
+        assert time.monotonic() < deadline, f"worker {worker} outlived its parent by 10 s"
+        time.sleep(0.1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -118,6 +119,16 @@ class _ExecutionEnvironment:
             return None, process.wait()
         return line, None
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def close(self, timeout: float = 5.0) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
@@ -153,6 +164,7 @@ class LocalFunction:
                 "LOCAL_LAMBDA_CODE_DIR": str(spec.code_dir),
                 "LOCAL_LAMBDA_FUNCTION_ARN": spec.arn,
                 "LOCAL_LAMBDA_DEPENDENCIES_DIR": str(spec.dependencies_dir or ""),
+                "LOCAL_LAMBDA_PARENT_PID": str(os.getpid()),
                 # Lambda's task root holds the code; the caller's own path must not leak into it.
                 "PYTHONPATH": "",
             }
@@ -198,7 +210,7 @@ class LocalFunction:
                 environment.close(timeout=0)
             else:
                 self._idle.append(environment)
-            self._condition.notify()
+            self._condition.notify_all()
 
     def check(self) -> InvokeResult:
         """Start an execution environment and load the handler (Lambda's init phase), with no event.
@@ -238,11 +250,17 @@ class LocalFunction:
             self.init_error = f"{result.error_type}: {result.error_message}"
         return result
 
-    def close(self) -> None:
-        """Stop every idle environment now; one still running an invocation stops when it returns."""
+    def close(self, grace_seconds: float = 5.0) -> None:
+        """Stop every idle environment now; one still running an invocation gets ``grace_seconds`` to
+        return, then is killed (the local run is ending: nobody waits for its reply)."""
         with self._condition:
             self._closed = True
             idle, self._idle = self._idle, []
             self._condition.notify_all()
         for environment in idle:
             environment.close()
+        with self._condition:
+            self._condition.wait_for(lambda: self._running == 0, timeout=grace_seconds)
+            busy = [environment for environment in self._environments if environment.running]
+        for environment in busy:
+            environment.kill()

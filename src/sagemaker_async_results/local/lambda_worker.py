@@ -13,6 +13,8 @@ A handler that cannot be imported (syntax error, missing dependency) fails every
 Lambda's ``Runtime.ImportModuleError`` and the reason, written once to the log with its traceback, as
 Lambda writes it to CloudWatch Logs. Ctrl-C in the terminal reaches this process too; it is ignored here
 (the parent ends the worker by closing stdin), so no ``KeyboardInterrupt`` traceback lands in the log.
+A worker whose parent is gone (the local run ended or was killed mid-invocation) exits at once, as a
+Lambda sandbox ends with its service: it never keeps running a handler nobody waits for.
 """
 
 from __future__ import annotations
@@ -83,7 +85,26 @@ def prepare(handler: Any) -> dict[str, Any]:
     return {"ready": True}
 
 
+def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """Exit as soon as the process that started this worker is gone (a daemon thread watches it).
+
+    The parent names itself in ``LOCAL_LAMBDA_PARENT_PID``: one that died while this interpreter was
+    still starting would otherwise go unseen.
+    """
+    import threading
+
+    parent = int(os.environ.get("LOCAL_LAMBDA_PARENT_PID") or os.getppid())
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
+    exit_with_parent()
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything the handler prints goes to the log, not into the protocol
     sys.stdout = sys.stderr
