@@ -128,15 +128,7 @@ def _consumer_app(target: Path) -> Path:
     [
         "constrained",
         "unconstrained",
-        pytest.param(
-            "lowest",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="with the lowest pins the range allows (boto3 1.35, pydantic 2.7, powertools 3.10) the "
-                "local functions receive only the TestNotification and the demo routes no result (seen "
-                "2026-12-03 after the retry-hook fix); cause not found yet",
-            ),
-        ),
+        "lowest",
     ],
 )
 def test_wheel_installs_and_runs_a_consumer_app(wheel: Path, resolution: str, tmp_path: Path) -> None:
