@@ -154,3 +154,37 @@ def test_a_pipeline_with_no_options_pushes_to_reply_queues(given: ReplyQueueDest
     else:
         assert OUTPUT_REPLY_QUEUE_PREFIX not in outputs
         assert sweepers == []
+
+
+@pytest.mark.parametrize("given", [None, ReplyQueueDestination(enabled=False)], ids=["default", "off"])
+def test_grant_client_gives_a_role_the_reply_queue_callers_statements_too(
+    given: ReplyQueueDestination | None,
+) -> None:
+    """One call gives a client everything it uses: the store and endpoint, and its own reply queue."""
+    from aws_cdk import aws_iam as iam
+    from aws_cdk.assertions import Template
+
+    app = cdk.App(context=SKIP_BUNDLING)
+    stack = cdk.Stack(app, "Consumer")
+    results = AsyncInferenceResults(
+        stack, "Results", handlers_dir=HANDLERS, destinations=[given] if given else []
+    )
+    role = iam.Role(stack, "Notebook", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    results.grant_client(role)
+    template = Template.from_stack(stack).to_json()
+    logical_id = stack.get_logical_id(role.node.default_child)  # type: ignore[arg-type]
+    (policy,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": logical_id} in r["Properties"]["Roles"]
+    ]
+    sids = {s.get("Sid") for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert {"InvokeEndpoints", "ResultStore", "UploadInputs", "ReadResults"} <= sids
+    if given is None:
+        own_queue = next(
+            s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "OwnReplyQueue"
+        )
+        assert sorted(own_queue["Action"]) == sorted(CALLER_QUEUE_ACTIONS)
+        assert "ReplyQueueKey" in sids
+    else:
+        assert not {"OwnReplyQueue", "ReplyQueueKey"} & sids

@@ -509,8 +509,12 @@ class AsyncResultsPipeline(Construct):
 
     def grant_client(self, grantee: iam.IGrantable) -> None:
         """Give a client of the app (a role, a function, a task role) what it needs to submit requests and
-        await their results: the ``ClientPolicyArn`` output's statements (see :class:`ClientAccess`)."""
+        await their results: the ``ClientPolicyArn`` output's statements (see :class:`ClientAccess`) and,
+        with reply queues on, the ``ReplyQueueCallerPolicyArn`` output's."""
         self.client_access.grant(grantee)
+        for destination in self.destinations:
+            if isinstance(destination, ReplyQueueDestination):
+                destination.grant_caller(grantee)
 
     def watch_endpoint(
         self, endpoint_name: str, variant_name: str | None = None, *, name_value: str | None = None

@@ -132,6 +132,7 @@ class ReplyQueueDestination:
         self.sweep_every = sweep_every or Duration.minutes(5)
         self.sweeper: lambda_.Function | None = None
         self.caller_policy: iam.ManagedPolicy | None = None
+        self._caller_statements: list[iam.PolicyStatement] = []
 
     @classmethod
     def from_config(cls, config: DestinationsConfig) -> ReplyQueueDestination:
@@ -239,22 +240,28 @@ class ReplyQueueDestination:
         acknowledge_iam5_resource(policy, queues, "only the reply queues of this stack's prefix")
         return sweeper
 
+    def grant_caller(self, grantee: iam.IGrantable) -> None:
+        """Give a caller's principal the caller policy's statements (its own reply queue and the key)."""
+        if self.caller_policy is None:
+            return  # disabled, or not bound yet: no reply queues to grant
+        for statement in self._caller_statements:
+            grantee.grant_principal.add_to_principal_policy(statement)
+
     def _caller_policy(self, scope: Construct, queues: str, key: kms.IKey) -> iam.ManagedPolicy:
         """What a caller's principal needs for its reply queue (the results table and bucket aside)."""
+        self._caller_statements = [
+            iam.PolicyStatement(sid="OwnReplyQueue", actions=list(CALLER_QUEUE_ACTIONS), resources=[queues]),
+            iam.PolicyStatement(
+                sid="ReplyQueueKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+            ),
+        ]
         policy = iam.ManagedPolicy(
             scope,
             "CallerPolicy",
             description="Create, heartbeat, receive from and delete the caller's own reply queue",
-            statements=[
-                iam.PolicyStatement(
-                    sid="OwnReplyQueue", actions=list(CALLER_QUEUE_ACTIONS), resources=[queues]
-                ),
-                iam.PolicyStatement(
-                    sid="ReplyQueueKey",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[key.key_arn],
-                ),
-            ],
+            statements=self._caller_statements,
         )
         acknowledge_iam5_resource(policy, queues, "each caller creates its own queue of the stack's prefix")
         return policy
