@@ -92,10 +92,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         )
         assert process.stdout is not None
         exports: dict[str, str] = {}
+        banner: list[str] = []
         deadline = time.monotonic() + 420
         try:
             while time.monotonic() < deadline:
                 line = process.stdout.readline()
+                banner.append(line)
                 if not line:
                     pytest.fail(f"serve exited {process.wait()}:\n{log.read_text()[-4000:]}")
                 if match := re.match(r"\s+export (\w+)=(.*)$", line):
@@ -104,6 +106,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                     break
             else:
                 pytest.fail(f"serve not ready in 420 s:\n{log.read_text()[-4000:]}")
+            # A pipeline-only app: the banner says there is no endpoint and how to name the user's own.
+            printed = "".join(banner)
+            assert "  endpoint       none in this app" in printed, printed
+            assert "async-results --endpoint-name <your-endpoint> --bucket " in printed, printed
             yield Served(app, {**environment, **exports, "AWS_EC2_METADATA_DISABLED": "true"})
         finally:
             process.send_signal(signal.SIGINT)

@@ -114,9 +114,12 @@ def serve(
         assert env.target is not None
         resources = env.resources
         sample_key = f"{resources.input_prefix}example.json"
+        # A pipeline-only app has no endpoint of its own: one deployed against this run names it.
+        endpoint = resources.endpoint_name or "<your-endpoint>"
+        own_endpoint = resources.endpoint_name or "none in this app (deploy one with `async-results config`)"
         lines = [
             f"Local deployment of {env.deployed.name} ready ({mode} delivery).",
-            f"  endpoint       {resources.endpoint_name}",
+            f"  endpoint       {own_endpoint}",
             f"  bucket         {resources.bucket}",
             f"  input prefix   {resources.input_prefix}",
             f"  results table  {resources.results_table}",
@@ -132,9 +135,12 @@ def serve(
         lines += [
             "",
             '  echo \'{"inputs": "a fine day"}\' > example.json',
-            f"  async-results --stack-name {env.deployed.name} invoke example.json --wait",
+            f"  async-results --stack-name {env.deployed.name} invoke example.json --wait"
+            if resources.endpoint_name
+            else f"  async-results --endpoint-name {endpoint} --bucket {resources.bucket} --input-prefix "
+            f"{resources.input_prefix} --results-table {resources.results_table} invoke example.json --wait",
             f"  aws s3 cp example.json s3://{resources.bucket}/{sample_key}",
-            f"  aws sagemaker-runtime invoke-endpoint-async --endpoint-name {resources.endpoint_name} "
+            f"  aws sagemaker-runtime invoke-endpoint-async --endpoint-name {endpoint} "
             f"--input-location s3://{resources.bucket}/{sample_key} --content-type application/json",
             "",
             "Ctrl-C to stop.",
