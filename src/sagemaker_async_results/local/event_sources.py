@@ -54,6 +54,19 @@ def delete_messages(sqs: Any, queue_url: str, receipt_handles: list[str]) -> int
     return refused
 
 
+def change_visibility(sqs: Any, queue_url: str, receipt_handles: list[str], seconds: int) -> None:
+    """Make received messages visible again after ``seconds``, 10 per ``ChangeMessageVisibilityBatch``."""
+    for start in range(0, len(receipt_handles), SQS_BATCH_LIMIT):
+        chunk = receipt_handles[start : start + SQS_BATCH_LIMIT]
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                for i, handle in enumerate(chunk)
+            ],
+        )
+
+
 @dataclass
 class DeliveryStats:
     invocations: int = 0
@@ -177,15 +190,7 @@ class SqsEventSource:
         failed_ids = self._failed_ids(result, messages)
         failed = [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed_ids]
         handled = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failed_ids]
-        for start in range(0, len(failed), SQS_BATCH_LIMIT):
-            chunk = failed[start : start + SQS_BATCH_LIMIT]
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": self.retry_after_seconds}
-                    for i, handle in enumerate(chunk)
-                ],
-            )
+        change_visibility(self.sqs, self.queue_url, failed, self.retry_after_seconds)
         self.stats.add("failed_attempts", len(failed))
         self.stats.add("delivered", len(handled))
         delete_messages(self.sqs, self.queue_url, handled)
@@ -307,15 +312,7 @@ class SnsTapSource:
 
     def _put_back(self, messages: list[dict[str, Any]]) -> None:
         """Make envelopes no execution could take visible again at once (the next poll receives them)."""
-        for start in range(0, len(messages), SQS_BATCH_LIMIT):
-            chunk = messages[start : start + SQS_BATCH_LIMIT]
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=self.tap_queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(chunk)
-                ],
-            )
+        change_visibility(self.sqs, self.tap_queue_url, [m["ReceiptHandle"] for m in messages], 0)
 
     def _deliver(self, message: dict[str, Any]) -> None:
         event = sns_lambda_event(json.loads(message["Body"]), self.subscription_arn)
