@@ -30,7 +30,6 @@ from sagemaker_async_results.local.lambda_runtime import (
     LocalFunction,
 )
 from sagemaker_async_results.local.model import Model, sentiment_model
-from sagemaker_async_results.local.moto_speedups import speed_up_embedded_moto
 from sagemaker_async_results.local.simulator import AsyncEndpointSimulator
 
 logger = logging.getLogger(__name__)
@@ -88,8 +87,7 @@ class LocalEnvironment:
 
     def _start(self) -> None:
         started = time.monotonic()
-        if self.target is None:
-            speed_up_embedded_moto()
+        if self.target is None:  # the embedded emulator patches its own moto (see embedded_aws)
             base = self._stack.enter_context(
                 embedded_aws(own_process=self.emulator_process, enforce_iam=self.iam)
             )
