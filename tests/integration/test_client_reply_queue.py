@@ -418,3 +418,30 @@ def test_a_reply_nobody_received_expires_after_a_minute_on_moto_as_in_sqs(
         assert expired.get("Messages", []) == []
     finally:
         source.close()
+
+
+@pytest.mark.parametrize("store", ["true", "false"], ids=["store-on", "store-off"])
+def test_reply_to_comes_from_the_routing_claim_with_the_store_on_else_from_one_read(
+    replies: Aws, monkeypatch: pytest.MonkeyPatch, store: str
+) -> None:
+    """With the result store on, the claim's UpdateItem returns the request's record (replyTo included),
+    so the destination reads nothing; with it off (the lock on a record of its own), one BatchGetItem."""
+    monkeypatch.setenv(contract.RESULT_STORE_ENABLED, store)
+    entrypoint.reset_app()
+    reads: list[list[str]] = []
+    read = reply_queue.ReplyQueueDestination._reply_to
+
+    def counted(self: Any, inference_ids: list[str]) -> dict[str, str]:
+        reads.append(sorted(inference_ids))
+        return read(self, inference_ids)
+
+    monkeypatch.setattr(reply_queue.ReplyQueueDestination, "_reply_to", counted)
+    with _client(replies) as client:
+        futures = [client.submit(b"{}", inline=True) for _ in range(3)]
+        (queue,) = _queues()
+        client.waiter.sources[0].close(delete=False)  # type: ignore[call-arg]  # look at what was sent
+        _route(replies, *[f.inference_id for f in futures])
+        messages = replies.drain(queue)
+    ids = sorted(f.inference_id for f in futures)
+    assert sorted(r["inferenceId"] for m in messages for r in client_side.records_of(m["Body"])) == ids
+    assert reads == ([] if store == "true" else [ids])

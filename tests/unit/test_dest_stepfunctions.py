@@ -198,6 +198,20 @@ def test_a_long_token_is_read_from_the_submitted_record(
     assert runtime_logs.records == []
 
 
+def test_a_long_token_is_taken_from_the_record_the_routing_claim_returned(
+    stubs: dict[str, tuple[Any, Stubber]],
+) -> None:
+    """Result store on: the claim returned the request's record, so the token needs no read of its own."""
+    long_token = "T" * 2048
+    stubs["stepfunctions"][1].add_response(
+        "send_task_failure", {}, {"taskToken": long_token, "error": "InferenceFailed", "cause": "bad"}
+    )
+    result = make_result(attributes="taskTokenInRecord=1", status="Failed", failure_reason="bad")
+    result.submitted = {"taskToken": {"S": long_token}}
+    _callback(stubs).send(result, {})  # no get_item stubbed: a read would fail
+    stubs["stepfunctions"][1].assert_no_pending_responses()
+
+
 def test_a_token_in_the_attributes_needs_no_read(stubs: dict[str, tuple[Any, Stubber]]) -> None:
     stubs["stepfunctions"][1].add_response(
         "send_task_failure", {}, {"taskToken": TOKEN, "error": "InferenceFailed", "cause": "bad"}

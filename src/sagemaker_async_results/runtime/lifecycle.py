@@ -57,6 +57,7 @@ from sagemaker_async_results.contract import (
     ROUTED_TO_ATTRIBUTE,
     ROUTING_ATTRIBUTE,
     ROUTING_IN_PROGRESS,
+    result_key,
 )
 from sagemaker_async_results.runtime import deadline as deadlines
 from sagemaker_async_results.runtime.deadline import Deadline
@@ -407,6 +408,8 @@ class RecordLifecycle:
             outcome = Outcome(result.inference_id, "duplicate", claim.routed_to)
             self._emit_result_metrics(result, outcome)
             return outcome
+        if isinstance(claim, Lock) and claim.key == result_key(result.inference_id):
+            result.submitted = claim.item  # the claim returned the request's record: no second read
         routing = _Routing(result, claim, routed_to)
         resume = set(claim.resume) if isinstance(claim, Lock) else set()
         if resume:

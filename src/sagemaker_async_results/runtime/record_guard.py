@@ -132,6 +132,8 @@ class Lock:
     resume: tuple[str, ...] = ()
     #: Approximate size in KB of the record the lock lives on (what a write to it costs in write units).
     record_kb: float = 0.0
+    #: The record the lock lives on, as the claim wrote or read it (DynamoDB attribute values).
+    item: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,9 +400,10 @@ class RecordGuard:
 
 
 def _resumed(lock: Lock, item: Mapping[str, Any]) -> Lock:
-    """The lock, with the steps a failed earlier attempt at the same status completed."""
+    """The lock, with the record the claim returned and the steps a failed earlier attempt at the same
+    status completed."""
     done = tuple(_names(item.get(resume_attribute(lock.status))))
-    return replace(lock, resume=done) if done else lock
+    return replace(lock, resume=done or lock.resume, item=item)
 
 
 def record_kb(values: Mapping[str, Any]) -> float:

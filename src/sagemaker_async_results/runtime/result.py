@@ -41,11 +41,16 @@ class InferenceResult:
             print(result.inference_id, result.latency, result.json()["score"])
     """
 
-    __slots__ = ("_payload", "attributes", "notification")
+    __slots__ = ("_payload", "attributes", "notification", "submitted")
 
     def __init__(self, notification: InferenceResultNotification, payload: Payload) -> None:
         self.notification = notification
         self._payload = payload
+        #: The request's record in the results table (DynamoDB attribute values) as the routing claim
+        #: read it, with what the client wrote at submit time (``replyTo``, a task token); ``None`` when
+        #: not read (result store off: the claim's lock lives on a record of its own). Destinations that
+        #: need those fields use it instead of reading the record again.
+        self.submitted: Mapping[str, Any] | None = None
         #: ``customAttributes`` parsed as ``key=value`` pairs separated by ``;`` (read-only).
         self.attributes: Mapping[str, str] = parse_custom_attributes(
             notification.request_parameters.custom_attributes

@@ -1,9 +1,10 @@
 """Reply queues: each result record sent to the queue its caller named in the request's Submitted record.
 
 The client of a caller process creates one SQS queue of its own, named with the stack's prefix
-(``REPLY_QUEUE_PREFIX``), and writes its URL into each request's Submitted record (``replyTo``). This
-destination reads the ``replyTo`` of a batch's results (one consistent ``BatchGetItem`` per 100) and
-sends the records to their queues: several records per message (``{"results": [...]}``, at most
+(``REPLY_QUEUE_PREFIX``), and writes its URL into each request's Submitted record (``replyTo``) before
+it invokes the endpoint. This destination takes the ``replyTo`` from the record the routing claim
+returned (:attr:`InferenceResult.submitted`, result store on: no read of its own), else reads it (one
+consistent ``BatchGetItem`` per 100 results, charged by each whole record's size), and sends the records to their queues: several records per message (``{"results": [...]}``, at most
 :data:`MAX_MESSAGE_BYTES`), up to 10 messages per ``SendMessageBatch``. A request without ``replyTo``
 (submitted by the SDK, the CLI, another language) gets nothing here: its caller reads the result store.
 
@@ -104,11 +105,17 @@ class ReplyQueueDestination:
 
     def send_batch(self, items: Sequence[tuple[InferenceResult, dict[str, Any]]]) -> list[ResultError | None]:
         """Send each record to its caller's queue; never a failure (see the module docstring)."""
-        try:
-            reply_to = self._reply_to([result.inference_id for result, _ in items])
-        except Exception as exc:
-            self._skipped(len(items), "DynamoDB.BatchGetItem failed", exc)
-            return [None] * len(items)
+        reply_to = {
+            result.inference_id: url
+            for result, _ in items
+            if result.submitted is not None and (url := result.submitted.get(REPLY_TO_ATTRIBUTE, {}).get("S"))
+        }
+        unread = [result.inference_id for result, _ in items if result.submitted is None]
+        if unread:
+            try:
+                reply_to.update(self._reply_to(unread))
+            except Exception as exc:
+                self._skipped(len(unread), "DynamoDB.BatchGetItem failed", exc)
         by_queue: dict[str, list[dict[str, Any]]] = {}
         for result, record in items:
             url = reply_to.get(result.inference_id)

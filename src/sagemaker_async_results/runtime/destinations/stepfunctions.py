@@ -8,8 +8,9 @@ Convention: ``CustomAttributes`` contains ``taskToken=<token>`` (pairs separated
 ``CustomAttributes`` is limited to 1024 characters and a task token can be 2,048. A longer token is
 kept in the request's Submitted record (``contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE``, written by the
 client's ``invoke(task_token=...)``) and the request carries ``taskTokenInRecord=1``
-(``contract.TASK_TOKEN_IN_RECORD_ATTRIBUTE``): the callback then reads the token from the results table
-by inference ID, one consistent ``GetItem``. The short ``taskToken=`` form needs no read.
+(``contract.TASK_TOKEN_IN_RECORD_ATTRIBUTE``): the callback then takes the token from the record the
+routing claim returned (:attr:`InferenceResult.submitted`, result store on), else reads it from the
+results table by inference ID, one consistent ``GetItem``. The short ``taskToken=`` form needs no read.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class StepFunctionsCallback:
         token = result.attributes.get(TOKEN_ATTRIBUTE)
         if token or not self._token_in_record(result):
             return token
+        if result.submitted is not None:  # the routing claim returned the record: no read of its own
+            return self._found(result, result.submitted)
         if not self._results_table:
             raise ConfigurationError(
                 "the request keeps its task token in the results table, and this function has none",
@@ -92,7 +95,11 @@ class StepFunctionsCallback:
             ).get("Item", {})
         except Exception as exc:
             raise aws_error(exc, operation="DynamoDB.GetItem", inference_id=result.inference_id) from exc
-        value = item.get(contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE, {}).get("S")
+        return self._found(result, item)
+
+    @staticmethod
+    def _found(result: InferenceResult, item: Mapping[str, Any]) -> str | None:
+        value: str | None = item.get(contract.SUBMITTED_TASK_TOKEN_ATTRIBUTE, {}).get("S")
         if not value:
             _logger().warning(
                 "the request's task token is not in its Submitted record; nothing to answer",
