@@ -77,9 +77,12 @@ def test_grants_sweeper_policy_and_outputs(tmp_path: Path) -> None:
     (sweep,) = _statements(template, "SweepReplyQueues")
     assert sorted(sweep["Action"]) == ["sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:ListQueueTags"]
     assert sweep["Resource"] == queues
-    (own,) = _statements(template, "OwnReplyQueue")
-    assert sorted(own["Action"]) == sorted(CALLER_QUEUE_ACTIONS)
-    assert own["Resource"] == queues
+    # In the reply-queue caller policy and in the client policy (one policy is all a caller needs).
+    owns = _statements(template, "OwnReplyQueue")
+    assert len(owns) == 2
+    for own in owns:
+        assert sorted(own["Action"]) == sorted(CALLER_QUEUE_ACTIONS)
+        assert own["Resource"] == queues
 
     functions = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
     handlers = [
@@ -188,3 +191,67 @@ def test_grant_client_gives_a_role_the_reply_queue_callers_statements_too(
         assert "ReplyQueueKey" in sids
     else:
         assert not {"OwnReplyQueue", "ReplyQueueKey"} & sids
+
+
+@pytest.mark.parametrize("given", [None, ReplyQueueDestination(enabled=False)], ids=["default", "off"])
+def test_client_policy_output_alone_is_all_a_caller_needs(given: ReplyQueueDestination | None) -> None:
+    """The ClientPolicyArn managed policy holds the reply-queue statements too (when reply queues are on),
+    so a caller outside the app attaches one policy."""
+    from aws_cdk.assertions import Template
+
+    app = cdk.App(context=SKIP_BUNDLING)
+    stack = cdk.Stack(app, "Consumer")
+    results = AsyncInferenceResults(
+        stack, "Results", handlers_dir=HANDLERS, destinations=[given] if given else []
+    )
+    template = Template.from_stack(stack).to_json()
+    logical_id = stack.get_logical_id(results.client_policy.node.default_child)  # type: ignore[arg-type]
+    statements = template["Resources"][logical_id]["Properties"]["PolicyDocument"]["Statement"]
+    sids = {s.get("Sid") for s in statements}
+    assert {"InvokeEndpoints", "ResultStore"} <= sids
+    if given is None:
+        own_queue = next(s for s in statements if s.get("Sid") == "OwnReplyQueue")
+        assert sorted(own_queue["Action"]) == sorted(CALLER_QUEUE_ACTIONS)
+        assert "ReplyQueueKey" in sids
+    else:
+        assert not {"OwnReplyQueue", "ReplyQueueKey"} & sids
+
+
+@pytest.mark.parametrize(
+    ("section", "on"), [({}, True), ({"enabled": False}, False), ({"expiryMinutes": 30}, True)]
+)
+def test_cdk_json_switches_reply_queues(section: dict[str, Any], on: bool) -> None:
+    """``destinations.replyQueues`` in cdk.json: on by default, ``enabled: false`` turns the push off
+    (no queues, no sweeper, no caller statements), ``expiryMinutes`` sets the sweeper's expiry."""
+    from aws_cdk.assertions import Template
+
+    from sagemaker_async_results.cdk.config import parse_context
+    from sagemaker_async_results.cdk.destinations import destinations_from_config
+
+    config = parse_context({"destinations": {"replyQueues": section}} if section else {})
+    (reply,) = [
+        d for d in destinations_from_config(config.destinations) if isinstance(d, ReplyQueueDestination)
+    ]
+    assert reply.enabled is on
+    app = cdk.App(context=SKIP_BUNDLING)
+    stack = cdk.Stack(app, "Consumer")
+    AsyncInferenceResults(stack, "Results", handlers_dir=HANDLERS, destinations=[reply])
+    template = Template.from_stack(stack).to_json()
+    outputs = set(template.get("Outputs", {}))
+    sweepers = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and EXPIRY_ENV in str(r["Properties"].get("Environment"))
+    ]
+    assert (OUTPUT_REPLY_QUEUE_PREFIX in outputs) is on
+    assert len(sweepers) == (1 if on else 0)
+    if on:
+        expiry = sweepers[0]["Properties"]["Environment"]["Variables"][EXPIRY_ENV]
+        assert expiry == str(section.get("expiryMinutes", 15) * 60)
+
+
+def test_cdk_json_refuses_a_reply_queue_expiry_below_two_heartbeats() -> None:
+    from sagemaker_async_results.cdk.config import ConfigError, parse_context
+
+    with pytest.raises(ConfigError, match=r"replyQueues\.expiryMinutes"):
+        parse_context({"destinations": {"replyQueues": {"expiryMinutes": 5}}})

@@ -430,6 +430,17 @@ class KinesisConfig(_Context):
     )
 
 
+class ReplyQueuesConfig(_Context):
+    """The client's push: each caller process gets its results on an SQS queue of its own."""
+
+    enabled: StrictBool = Field(
+        True, description="Send each result to its caller's reply queue (off: callers read the result store)."
+    )
+    expiry_minutes: StrictInt = Field(
+        15, ge=10, le=1440, description="A queue whose caller stopped its heartbeat this long ago is swept."
+    )
+
+
 class DestinationsConfig(_Context):
     """Built-in destinations the runtime forwards results to (each one a section)."""
 
@@ -440,6 +451,7 @@ class DestinationsConfig(_Context):
     sqs: ResultsQueueConfig = Field(default_factory=ResultsQueueConfig)
     step_functions_callback: StepFunctionsCallbackConfig = Field(default_factory=StepFunctionsCallbackConfig)
     kinesis: KinesisConfig = Field(default_factory=KinesisConfig)
+    reply_queues: ReplyQueuesConfig = Field(default_factory=ReplyQueuesConfig)
 
 
 class StackConfig(_Context):

@@ -484,6 +484,9 @@ class AsyncResultsPipeline(Construct):
             endpoint_names=self.endpoint_names,
         )
         self.client_policy = self.client_access.managed_policy(self, "ClientPolicy")
+        for destination in bound:
+            if isinstance(destination, ReplyQueueDestination):
+                destination.add_caller_statements(self.client_policy)  # one policy is all a caller needs
         for index, role in enumerate(execution_roles):
             self.add_publisher(
                 role
@@ -509,8 +512,8 @@ class AsyncResultsPipeline(Construct):
 
     def grant_client(self, grantee: iam.IGrantable) -> None:
         """Give a client of the app (a role, a function, a task role) what it needs to submit requests and
-        await their results: the ``ClientPolicyArn`` output's statements (see :class:`ClientAccess`) and,
-        with reply queues on, the ``ReplyQueueCallerPolicyArn`` output's."""
+        await their results: the ``ClientPolicyArn`` output's statements (see :class:`ClientAccess`;
+        with reply queues on, they include the ``ReplyQueueCallerPolicyArn`` output's)."""
         self.client_access.grant(grantee)
         for destination in self.destinations:
             if isinstance(destination, ReplyQueueDestination):

@@ -133,11 +133,14 @@ class ReplyQueueDestination:
         self.sweeper: lambda_.Function | None = None
         self.caller_policy: iam.ManagedPolicy | None = None
         self._caller_statements: list[iam.PolicyStatement] = []
+        self._queues = ""
 
     @classmethod
     def from_config(cls, config: DestinationsConfig) -> ReplyQueueDestination:
-        """Always on: the client's push (the store stays the safety net and serves other callers)."""
-        return cls()
+        """On unless ``destinations.replyQueues.enabled`` is false (then bound disabled, so that the
+        pipeline does not add its default one): the store stays the safety net and serves other callers."""
+        section = config.reply_queues
+        return cls(enabled=section.enabled, expiry=Duration.minutes(section.expiry_minutes))
 
     def queue_prefix(self, scope: Construct) -> str:
         """The prefix: given, or the stack's name and a hash of the construct's path."""
@@ -240,6 +243,16 @@ class ReplyQueueDestination:
         acknowledge_iam5_resource(policy, queues, "only the reply queues of this stack's prefix")
         return sweeper
 
+    def add_caller_statements(self, policy: iam.ManagedPolicy) -> None:
+        """Put the caller policy's statements in another managed policy too (the client policy, so that
+        one policy is all a caller needs)."""
+        if self.caller_policy is None:
+            return  # disabled, or not bound yet
+        policy.add_statements(*self._caller_statements)
+        acknowledge_iam5_resource(
+            policy, self._queues, "each caller creates its own queue of the stack's prefix"
+        )
+
     def grant_caller(self, grantee: iam.IGrantable) -> None:
         """Give a caller's principal the caller policy's statements (its own reply queue and the key)."""
         if self.caller_policy is None:
@@ -249,6 +262,7 @@ class ReplyQueueDestination:
 
     def _caller_policy(self, scope: Construct, queues: str, key: kms.IKey) -> iam.ManagedPolicy:
         """What a caller's principal needs for its reply queue (the results table and bucket aside)."""
+        self._queues = queues
         self._caller_statements = [
             iam.PolicyStatement(sid="OwnReplyQueue", actions=list(CALLER_QUEUE_ACTIONS), resources=[queues]),
             iam.PolicyStatement(
