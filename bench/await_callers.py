@@ -33,14 +33,14 @@ number, it sees the model and the hops too. :data:`PIPELINE_S`, each value docum
   a real endpoint's run; async endpoints exist for runs of seconds to an hour, so this is short);
 - SageMaker after the model: the output ``PutObject`` and the SNS ``Publish`` (2 calls);
 - SNS delivering to the function (1 hop);
-- the function for one result (a batch of 1): the claim/record ``UpdateItem``, the completion's
-  ``TransactWriteItems`` and the results queue's ``SendMessageBatch`` (the call counts measured by the
-  throughput bench, ``bench/fake_aws.py``), plus the reply destination's ``BatchGetItem`` of ``replyTo``
-  and its ``SendMessageBatch`` (5 calls; the stream design's ``PutRecords`` instead of the last two is
-  one call fewer, 10 ms, left equal so that both designs share one model);
+- the function for one result (a batch of 1): the claim/record ``UpdateItem`` (whose answer carries
+  the request's ``replyTo``: no read of its own), the completion's ``TransactWriteItems`` and the
+  results queue's ``SendMessageBatch`` (the call counts measured by the throughput bench,
+  ``bench/fake_aws.py``), plus the reply destination's ``SendMessageBatch`` (4 calls; the stream
+  design's ``PutRecords`` in its place is one call too, so both designs share one model);
 - each call or hop: :data:`LATENCY_S` (10 ms), the in-region call latency every fake of the benches uses.
 
-So 0.25 + 8 x 0.01 = 0.33 s. Left out, for want of a documented value: SageMaker's internal queue
+So 0.25 + 7 x 0.01 = 0.32 s. Left out, for want of a documented value: SageMaker's internal queue
 and container overhead, SNS's delivery delay beyond one hop, Lambda cold starts. Each would lengthen a
 lone request and so loosen the p50 target; leaving them out keeps it strict.
 
@@ -79,7 +79,7 @@ RATE = 200.0
 LATENCY_S = 0.010
 #: A lone request's time before its reply is sent (see the module docstring): the model, then 8 calls.
 MODEL_S = 0.25
-PIPELINE_CALLS = 8
+PIPELINE_CALLS = 7
 PIPELINE_S = MODEL_S + PIPELINE_CALLS * LATENCY_S
 #: The informative row's ``batch_wait`` (a caller's own choice): at 100 callers each gets 2 results/s, and
 #: 0.2 calls per result needs 5 results per receive, i.e. a 2.5 s window (adding ~1.25 s to the median).

@@ -15,8 +15,10 @@ nothing could not be confirmed from a stored page. Nothing was fetched live (thi
 pricing API): check the prices before relying on the totals.
 
 Assumptions (stated in the table's notes): functions of 512 MB on arm64 (the construct's default),
-buffered delivery with full batches of 10, the caller of this project waits with ``client.wait``
-(its shared waiter: one consistent read of the pending record per 100 ms sweep) for a 2 s model run; what is the same for every approach
+buffered delivery with full batches of 10, the caller of this project waits with ``client.wait`` on
+its reply queue (the default push: :data:`CALLER_RECEIVES_PER_RESULT` ``ReceiveMessage`` per result,
+the result function's consistent ``BatchGetItem`` of ``replyTo`` and its ``SendMessageBatch``), for a
+2 s model run; what is the same for every approach
 (the input upload, ``InvokeEndpointAsync``, SageMaker itself) is left out.
 """
 
@@ -100,7 +102,9 @@ PRICE_SOURCES = {
 }
 MEMORY_GB = 0.5
 MODEL_SECONDS = 2.0
-CLIENT_POLL_SECONDS = 0.1
+#: The caller's receives per result on its reply queue: the callers bench measured 0.15 at 1 caller
+#: (results 200/s) and 1.02 at 100 callers (2 results/s each); the worse is priced.
+CALLER_RECEIVES_PER_RESULT = 1.0
 BATCH = 10
 
 
@@ -204,7 +208,6 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
         seconds = percentile(batch_seconds[name], 50) / BATCH
         return 1 / BATCH, seconds * MEMORY_GB
 
-    polls = MODEL_SECONDS / CLIENT_POLL_SECONDS + 1
     lines: list[dict[str, Any]] = []
 
     def line(name: str, **use: float) -> None:
@@ -236,11 +239,16 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
             # claim UpdateItem: the record's units; completion: 2x units in the batch's TransactWriteItems,
             # or 1x in its own UpdateItem above TRANSACTION_MAX_KB; the client's Submitted PutItem: 1
             write_units=units + (2 * units if units <= TRANSACTION_MAX_KB else units) + 1,
-            read_units=polls,  # client.wait: a consistent read of the record per 100 ms sweep (< 4 KB each)
+            # the reply queue's consistent BatchGetItem of replyTo: a read is charged by the whole item's
+            # size (4 KB per unit), whatever the projection
+            read_units=math.ceil(units / 4) if project_calls.get("BatchGetItem") else 0,
             # SNS -> SQS delivery + the event source's ReceiveMessage and DeleteMessageBatch per batch
-            # + the destination's SendMessageBatch (one 64 KB chunk per batch of small records)
-            # (the record sent to the results queue carries no body: one 64 KB chunk per batch)
-            sqs_requests=1 + 2 / BATCH + project_calls.get("SendMessageBatch", 0),
+            # + the results queue's and the reply queue's SendMessageBatch (one 64 KB chunk per batch of
+            # small records; the record sent to the results queue carries no body) + the caller's receives
+            sqs_requests=1
+            + 2 / BATCH
+            + project_calls.get("SendMessageBatch", 0)
+            + CALLER_RECEIVES_PER_RESULT,
             sns_publishes=1,
         )
     naive_requests, naive_gbs = lambda_cost("naive")
@@ -277,7 +285,8 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
         f"Per result; {REGION} list prices, {PRICES_AS_OF} (stored copies, not fetched live; the page behind "
         "each price is in bench/cost.py and the JSON's priceSources); 512 MB arm64 functions, Lambda time = "
         f"the fake-AWS run's median batch time / {BATCH}; buffered "
-        f"delivery in full batches of {BATCH}; the caller of this project reads its record every 100 ms (the waiter's sweep) for a "
+        f"delivery in full batches of {BATCH}; the caller of this project receives from its reply queue "
+        f"({CALLER_RECEIVES_PER_RESULT:g} ReceiveMessage per result, the callers bench's worst) for a "
         f"{MODEL_SECONDS:g} s model run; the polling baselines' requests grow with the model's run time (one per "
         "period) and their caller's compute is not counted; the same for every approach (input upload, "
         "InvokeEndpointAsync, SageMaker, the results queue's consumer) is left out."

@@ -9,7 +9,8 @@ and its own CPU.
 Answers (canned, shaped as the services answer; enough state for what the handlers read):
 
 * DynamoDB ``UpdateItem`` / ``PutItem`` / ``DeleteItem`` / ``TransactWriteItems``: success (every
-  inference is new, so every conditional write passes); ``GetItem``: no item;
+  inference is new, so every conditional write passes); ``GetItem``: no item; ``BatchGetItem``: each
+  key's Submitted record naming one caller's reply queue (:data:`REPLY_QUEUE_URL`);
 * SQS ``SendMessage`` / ``SendMessageBatch``: success with the MD5 of each body (botocore checks it);
 * EventBridge ``PutEvents``, Kinesis ``PutRecord`` / ``PutRecords``: success;
 * S3 ``GetObject`` / ``HeadObject``: the object from an in-memory bucket (``NoSuchKey`` otherwise).
@@ -17,7 +18,8 @@ Answers (canned, shaped as the services answer; enough state for what the handle
 Both handlers run in this process, alternating batch by batch on the same SQS events of 10 (SNS
 envelopes in the bodies, the response inline and the object in S3, as SageMaker sends them with
 ``IncludeInferenceResponseIn``): this project as deployed (result store + exactly-once + SQS
-destination + the shipped ``handlers`` package), the same with the result store and exactly-once
+destination + the reply queues, on by default, every request submitted by one caller process + the
+shipped ``handlers`` package), the same with the result store and exactly-once
 off (informative), and :mod:`bench.naive`. Every call is counted per handler: AWS calls per result.
 """
 
@@ -42,6 +44,9 @@ BUCKET = "bench-results"
 PREFIX = "async-inference/outputs/"
 TABLE = "bench-results-table"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/bench-results-queue"
+#: The reply queues' prefix, and the one caller process's queue every Submitted record names.
+REPLY_QUEUE_PREFIX = "bench-rq-"
+REPLY_QUEUE_URL = f"https://sqs.us-east-1.amazonaws.com/123456789012/{REPLY_QUEUE_PREFIX}caller-1"
 Log = Callable[[str], None]
 
 
@@ -123,6 +128,14 @@ class FakeAws:
             }
         if operation == "UpdateItem":
             return {"Attributes": {}}
+        if operation == "BatchGetItem":
+            return {
+                "Responses": {
+                    table: [{**key, "replyTo": {"S": REPLY_QUEUE_URL}} for key in request["Keys"]]
+                    for table, request in params["RequestItems"].items()
+                },
+                "UnprocessedKeys": {},
+            }
         return {}
 
 
@@ -170,8 +183,11 @@ def _handlers(fake: FakeAws) -> dict[str, Callable[[dict[str, Any], Any], Any]]:
         }
         return Clients(**made)
 
+    from sagemaker_async_results.runtime.destinations.reply_queue_sweeper import PREFIX_ENV
+
     settings = Settings.from_env(function_environment(QUEUE_URL))
-    project = ResultsApp(settings=settings, clients=clients())
+    deployed = Settings.from_env({**function_environment(QUEUE_URL), PREFIX_ENV: REPLY_QUEUE_PREFIX})
+    project = ResultsApp(settings=deployed, clients=clients())
     no_store = ResultsApp(settings=dataclasses.replace(settings, results_table=None), clients=clients())
     naive._s3 = fake.install(boto3.client("s3", region_name="us-east-1"))
     naive._sqs = fake.install(boto3.client("sqs", region_name="us-east-1"))
@@ -247,7 +263,7 @@ def run(counts: Counts, log: Log) -> tuple[list[Row], dict[str, Any]]:
 
     project = rate(
         "project",
-        "this project as deployed (result store + exactly-once + SQS destination)",
+        "this project as deployed (result store + exactly-once + SQS destination + reply queues)",
         f"{per_result['project']:g} AWS calls per result ({calls('project')})",
     )
     no_store = rate(

@@ -399,6 +399,7 @@ def run_demo(
             progress=lambda line: console.print(f"· {line}", highlight=False),
             check_handlers=True,
             iam=iam,
+            emulator_process=True,
         )
         env.__enter__()
     try:

@@ -110,6 +110,7 @@ def serve(
         progress=_say,
         check_handlers=True,
         iam=iam,
+        emulator_process=True,
     ) as env:
         assert env.target is not None
         resources = env.resources
