@@ -16,8 +16,8 @@ pricing API): check the prices before relying on the totals.
 
 Assumptions (stated in the table's notes): functions of 512 MB on arm64 (the construct's default),
 buffered delivery with full batches of 10, the caller of this project waits with ``client.wait`` on
-its reply queue (the default push: :data:`CALLER_RECEIVES_PER_RESULT` ``ReceiveMessage`` per result,
-the result function's consistent ``BatchGetItem`` of ``replyTo`` and its ``SendMessageBatch``), for a
+its reply queue (the default push: :data:`CALLER_RECEIVES_PER_RESULT` ``ReceiveMessage`` per result and
+the result function's ``SendMessageBatch``; ``replyTo`` comes with the claim's answer), for a
 2 s model run; what is the same for every approach
 (the input upload, ``InvokeEndpointAsync``, SageMaker itself) is left out.
 """
@@ -239,8 +239,8 @@ def run(fake: dict[str, Any], ttr: dict[str, Any] | None = None) -> tuple[list[R
             # claim UpdateItem: the record's units; completion: 2x units in the batch's TransactWriteItems,
             # or 1x in its own UpdateItem above TRANSACTION_MAX_KB; the client's Submitted PutItem: 1
             write_units=units + (2 * units if units <= TRANSACTION_MAX_KB else units) + 1,
-            # the reply queue's consistent BatchGetItem of replyTo: a read is charged by the whole item's
-            # size (4 KB per unit), whatever the projection
+            # a consistent BatchGetItem of replyTo when the claim's answer did not carry it (a read is
+            # charged by the whole item's size, 4 KB per unit, whatever the projection)
             read_units=math.ceil(units / 4) if project_calls.get("BatchGetItem") else 0,
             # SNS -> SQS delivery + the event source's ReceiveMessage and DeleteMessageBatch per batch
             # + the results queue's and the reply queue's SendMessageBatch (one 64 KB chunk per batch of

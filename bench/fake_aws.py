@@ -9,8 +9,9 @@ and its own CPU.
 Answers (canned, shaped as the services answer; enough state for what the handlers read):
 
 * DynamoDB ``UpdateItem`` / ``PutItem`` / ``DeleteItem`` / ``TransactWriteItems``: success (every
-  inference is new, so every conditional write passes); ``GetItem``: no item; ``BatchGetItem``: each
-  key's Submitted record naming one caller's reply queue (:data:`REPLY_QUEUE_URL`);
+  inference is new, so every conditional write passes), the routing claim's ``UpdateItem`` answering
+  the record with the Submitted record's ``replyTo`` naming one caller's reply queue
+  (:data:`REPLY_QUEUE_URL`), as ``ReturnValues=ALL_NEW`` does; ``GetItem``: no item;
 * SQS ``SendMessage`` / ``SendMessageBatch``: success with the MD5 of each body (botocore checks it);
 * EventBridge ``PutEvents``, Kinesis ``PutRecord`` / ``PutRecords``: success;
 * S3 ``GetObject`` / ``HeadObject``: the object from an in-memory bucket (``NoSuchKey`` otherwise).
@@ -127,15 +128,10 @@ class FakeAws:
                 ],
             }
         if operation == "UpdateItem":
-            return {"Attributes": {}}
-        if operation == "BatchGetItem":
-            return {
-                "Responses": {
-                    table: [{**key, "replyTo": {"S": REPLY_QUEUE_URL}} for key in request["Keys"]]
-                    for table, request in params["RequestItems"].items()
-                },
-                "UnprocessedKeys": {},
-            }
+            if params.get("ReturnValues") != "ALL_NEW":
+                return {"Attributes": {}}
+            # The routing claim: the record as written, with the Submitted record's replyTo (ALL_NEW).
+            return {"Attributes": {**params["Key"], "replyTo": {"S": REPLY_QUEUE_URL}}}
         return {}
 
 

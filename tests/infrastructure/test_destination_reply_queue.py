@@ -159,6 +159,18 @@ def test_a_pipeline_with_no_options_pushes_to_reply_queues(given: ReplyQueueDest
         assert sweepers == []
 
 
+def _assert_client_statements(statements: list[dict[str, Any]], *, reply_queues: bool) -> None:
+    """What a client calls is all there; the reply-queue statements exactly when reply queues are on."""
+    sids = {s.get("Sid") for s in statements}
+    assert {"InvokeEndpoints", "ResultStore", "UploadInputs", "ReadResults"} <= sids
+    if reply_queues:
+        own_queue = next(s for s in statements if s.get("Sid") == "OwnReplyQueue")
+        assert sorted(own_queue["Action"]) == sorted(CALLER_QUEUE_ACTIONS)
+        assert "ReplyQueueKey" in sids
+    else:
+        assert not {"OwnReplyQueue", "ReplyQueueKey"} & sids
+
+
 @pytest.mark.parametrize("given", [None, ReplyQueueDestination(enabled=False)], ids=["default", "off"])
 def test_grant_client_gives_a_role_the_reply_queue_callers_statements_too(
     given: ReplyQueueDestination | None,
@@ -181,16 +193,7 @@ def test_grant_client_gives_a_role_the_reply_queue_callers_statements_too(
         for r in template["Resources"].values()
         if r["Type"] == "AWS::IAM::Policy" and {"Ref": logical_id} in r["Properties"]["Roles"]
     ]
-    sids = {s.get("Sid") for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    assert {"InvokeEndpoints", "ResultStore", "UploadInputs", "ReadResults"} <= sids
-    if given is None:
-        own_queue = next(
-            s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "OwnReplyQueue"
-        )
-        assert sorted(own_queue["Action"]) == sorted(CALLER_QUEUE_ACTIONS)
-        assert "ReplyQueueKey" in sids
-    else:
-        assert not {"OwnReplyQueue", "ReplyQueueKey"} & sids
+    _assert_client_statements(policy["Properties"]["PolicyDocument"]["Statement"], reply_queues=given is None)
 
 
 @pytest.mark.parametrize("given", [None, ReplyQueueDestination(enabled=False)], ids=["default", "off"])
@@ -207,14 +210,7 @@ def test_client_policy_output_alone_is_all_a_caller_needs(given: ReplyQueueDesti
     template = Template.from_stack(stack).to_json()
     logical_id = stack.get_logical_id(results.client_policy.node.default_child)  # type: ignore[arg-type]
     statements = template["Resources"][logical_id]["Properties"]["PolicyDocument"]["Statement"]
-    sids = {s.get("Sid") for s in statements}
-    assert {"InvokeEndpoints", "ResultStore"} <= sids
-    if given is None:
-        own_queue = next(s for s in statements if s.get("Sid") == "OwnReplyQueue")
-        assert sorted(own_queue["Action"]) == sorted(CALLER_QUEUE_ACTIONS)
-        assert "ReplyQueueKey" in sids
-    else:
-        assert not {"OwnReplyQueue", "ReplyQueueKey"} & sids
+    _assert_client_statements(statements, reply_queues=given is None)
 
 
 @pytest.mark.parametrize(

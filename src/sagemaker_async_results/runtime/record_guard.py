@@ -403,7 +403,7 @@ def _resumed(lock: Lock, item: Mapping[str, Any]) -> Lock:
     """The lock, with the record the claim returned and the steps a failed earlier attempt at the same
     status completed."""
     done = tuple(_names(item.get(resume_attribute(lock.status))))
-    return replace(lock, resume=done or lock.resume, item=item)
+    return replace(lock, resume=done, item=item)
 
 
 def record_kb(values: Mapping[str, Any]) -> float:

@@ -4,7 +4,8 @@ The client of a caller process creates one SQS queue of its own, named with the 
 (``REPLY_QUEUE_PREFIX``), and writes its URL into each request's Submitted record (``replyTo``) before
 it invokes the endpoint. This destination takes the ``replyTo`` from the record the routing claim
 returned (:attr:`InferenceResult.submitted`, result store on: no read of its own), else reads it (one
-consistent ``BatchGetItem`` per 100 results, charged by each whole record's size), and sends the records to their queues: several records per message (``{"results": [...]}``, at most
+consistent ``BatchGetItem`` per 100 results, charged by each whole record's size), and sends the
+records to their queues: several records per message (``{"results": [...]}``, at most
 :data:`MAX_MESSAGE_BYTES`), up to 10 messages per ``SendMessageBatch``. A request without ``replyTo``
 (submitted by the SDK, the CLI, another language) gets nothing here: its caller reads the result store.
 
